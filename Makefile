@@ -1,0 +1,46 @@
+# The two commands a fresh machine needs are `make run` and `make test`; everything else
+# here is what they are made of.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test lint pytest bench migrate seed worker beat web clean lock
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	touch $(STAMP)
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --strip-extras -o requirements.lock pyproject.toml
+
+migrate: venv
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Web, Celery worker and beat together; Ctrl-C stops all three.
+run: seed
+	$(BIN)/python manage.py run_portal
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+bench: venv
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var

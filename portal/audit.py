@@ -1,0 +1,50 @@
+"""Writing the audit trail. Every state change and administrative action calls ``record``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from portal.models import AuditEvent, User, Utility
+from portal.request_context import get_request_id
+
+
+def actor_label(*, user: User | None = None, client_id: str = "", partner_name: str = "") -> str:
+    if user is not None:
+        return user.email
+    if client_id:
+        return f"API client {client_id}" + (f" ({partner_name})" if partner_name else "")
+    return "system"
+
+
+def record(
+    *,
+    action: str,
+    utility: Utility | None,
+    obj: models.Model | None = None,
+    actor: User | None = None,
+    client_id: str = "",
+    partner_name: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    comment: str = "",
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit row. ``actor`` is the person; ``client_id`` an API client; neither
+    means the system itself (a scheduled task)."""
+    return AuditEvent.objects.create(
+        utility=utility,
+        actor_user=actor if actor is not None and actor.is_authenticated else None,
+        actor_client_id=client_id,
+        actor_label=actor_label(user=actor, client_id=client_id, partner_name=partner_name),
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_repr=str(obj)[:254] if obj is not None else "",
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        changes=changes or {},
+        request_id=get_request_id(),
+    )

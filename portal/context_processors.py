@@ -1,0 +1,54 @@
+"""Navigation for the base layout: the current workspace's menu (by capability) and the
+switcher between a person's utilities, installer companies and AHJs."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from portal.roles import Cap
+from portal.tenancy import workspaces_of
+
+# (capability, url name, label). Later issues add their pages here.
+UTILITY_MENU = [
+    (Cap.VIEW_DASHBOARD, "utility:dashboard", "Dashboard"),
+    (Cap.VIEW_CUSTOMERS, "utility:customer_list", "Customers"),
+    (Cap.VIEW_PARTNERS, "utility:partner_list", "Partners"),
+    (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
+    (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
+    (Cap.DECIDE_ACCESS_REQUESTS, "utility:access_request_list", "Access requests"),
+    (Cap.VIEW_AUDIT, "utility:audit_list", "Audit trail"),
+]
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    from portal.views import workspace_url
+
+    workspaces = []
+    for ws in workspaces_of(user):
+        url = workspace_url(ws)
+        workspaces.append(
+            {
+                "label": ws.label,
+                "kind": ws.kind,
+                "url": url,
+                "current": request.path.startswith(url),
+            }
+        )
+    menu = []
+    access = getattr(request, "access", None)
+    if access is not None:
+        slug = access.utility.slug
+        current = request.resolver_match.view_name if request.resolver_match else ""
+        for cap, name, label in UTILITY_MENU:
+            if access.can(cap):
+                url = reverse(name, kwargs={"utility_slug": slug})
+                menu.append({"label": label, "url": url, "current": current == name})
+    return {
+        "nav_workspaces": workspaces,
+        "nav_menu": menu,
+        "nav_current_utility": access.utility if access else None,
+        "nav_roles": sorted(access.roles) if access else [],
+    }

@@ -1,0 +1,57 @@
+"""Filters shared by list pages (and, where they exist, the API lists of the same objects)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from enrollment.models import ServiceAccount
+from portal.models import AuditEvent
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(
+        field_name="actor_label", lookup_expr="icontains", label="Actor (email or client)"
+    )
+    action = django_filters.CharFilter(lookup_expr="icontains", label="Action")
+    object_type = django_filters.CharFilter(lookup_expr="icontains", label="Object type")
+    object_id = django_filters.CharFilter(label="Object id")
+    request_id = django_filters.CharFilter(label="Request id")
+    since = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="From date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="To date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields: list[str] = []
+
+
+class ServiceAccountFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search (account, name, address, meter)")
+    rate_class = django_filters.ChoiceFilter(choices=ServiceAccount.RateClass.choices)
+    zip_code = django_filters.CharFilter(label="ZIP code")
+
+    class Meta:
+        model = ServiceAccount
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(account_number__iexact=value)
+            | Q(meter_id__iexact=value)
+            | Q(customer_name__icontains=value)
+            | Q(premise_address__icontains=value)
+        )

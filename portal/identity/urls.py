@@ -1,0 +1,3 @@
+"""Identity pages outside any utility: accepting invitations, requesting access."""
+
+urlpatterns: list = []

@@ -1,0 +1,88 @@
+"""Request id, MFA enforcement and tenant scoping for every web request."""
+
+from __future__ import annotations
+
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from portal.request_context import new_request_id, reset_request_id, set_request_id
+from portal.tenancy import requires_mfa, utility_access
+
+
+class RequestIDMiddleware:
+    """Tags the request, its log lines, its audit rows and the response with one id."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.id = new_request_id(request.headers.get("X-Request-ID"))
+        token = set_request_id(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            reset_request_id(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+# Paths a program admin without a second factor may still reach: setting one up, signing out.
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/api/", "/o/")
+
+
+class RequireMFAMiddleware:
+    """Roles that must use TOTP (program admins) are sent to set it up before anything else."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path_info.startswith(_MFA_EXEMPT_PREFIXES)
+            and requires_mfa(user)
+            and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        ):
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+class TenantScopeMiddleware:
+    """Pages under ``/u/<utility_slug>/`` run inside that utility's scope and time zone.
+
+    Everything else runs with no scope, so a tenant-owned query there raises ScopeError
+    instead of reading across utilities. Views that legitimately work across utilities (an
+    installer's workspace) open ``scopes_disabled()`` themselves and filter explicitly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        slug = match.kwargs.get("utility_slug")
+        if slug is None:
+            if (
+                match.app_name == "admin"
+                and request.user.is_authenticated
+                and request.user.is_staff
+            ):
+                # Platform operators' admin site: read across tenants, audit stays read-only.
+                with scopes_disabled():
+                    return self.get_response(request)
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        access = utility_access(request.user, slug)
+        request.utility = access.utility
+        request.access = access
+        with scope(utility=access.utility.pk), timezone.override(access.utility.tzinfo):
+            return self.get_response(request)
