@@ -16,7 +16,6 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
-from django_filters.views import FilterMixin
 from django_scopes import scopes_disabled
 from kombu import Connection
 
@@ -118,32 +117,58 @@ class UtilityDashboardView(UtilityViewMixin, TemplateView):
         return ctx
 
 
-class AuditListView(UtilityViewMixin, FilterMixin, ListView):
-    required_capability = Cap.VIEW_AUDIT
-    filterset_class = AuditEventFilter
-    template_name = "portal/audit_list.html"
-    paginate_by = 50
+class FilteredListMixin:
+    """A list narrowed by a django-filter FilterSet from the query string. Invalid filter
+    values give an empty list with the form's errors shown, never an error page."""
+
+    filterset_class: type
+
+    def base_queryset(self):
+        raise NotImplementedError
+
+    def filtered_queryset(self):
+        self.filterset = self.filterset_class(
+            self.request.GET or None, queryset=self.base_queryset(), request=self.request
+        )
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            return self.filterset.queryset.none()
+        return self.filterset.qs
 
     def get_queryset(self):
-        self.filterset = self.get_filterset(self.get_filterset_class())
-        if not self.filterset.is_valid():
-            return AuditEvent.objects.none()
-        return self.filterset.qs
+        return self.filtered_queryset()
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(filter=self.filterset, **kwargs)
 
 
-class AuditExportView(UtilityViewMixin, FilterMixin, View):
+class AuditListView(UtilityViewMixin, FilteredListMixin, ListView):
+    required_capability = Cap.VIEW_AUDIT
+    filterset_class = AuditEventFilter
+    template_name = "portal/audit_list.html"
+    paginate_by = 50
+
+    def base_queryset(self):
+        return AuditEvent.objects.all()
+
+
+class AuditExportView(UtilityViewMixin, FilteredListMixin, View):
     """The filtered audit trail as CSV, streamed so a large export does not sit in memory."""
 
     required_capability = Cap.VIEW_AUDIT
     filterset_class = AuditEventFilter
 
+    def base_queryset(self):
+        return AuditEvent.objects.all()
+
     def get(self, request, *args, **kwargs):
-        filterset = self.get_filterset(self.filterset_class)
-        if not filterset.is_valid():
-            return HttpResponse("Invalid filter.", status=400)
+        events = self.filtered_queryset()
+        if self.filterset.errors:
+            return HttpResponse(
+                "Invalid filter: "
+                + "; ".join(f"{k}: {' '.join(v)}" for k, v in self.filterset.errors.items()),
+                status=400,
+                content_type="text/plain",
+            )
 
         class Echo:
             def write(self, value):
@@ -165,7 +190,7 @@ class AuditExportView(UtilityViewMixin, FilterMixin, View):
 
         def rows():
             yield writer.writerow(header)
-            for e in filterset.qs.iterator(chunk_size=2000):
+            for e in events.iterator(chunk_size=2000):
                 yield writer.writerow(
                     [
                         e.created_at.isoformat(),
@@ -196,20 +221,14 @@ class AuditDetailView(UtilityViewMixin, DetailView):
         return AuditEvent.objects.all()
 
 
-class CustomerListView(UtilityViewMixin, FilterMixin, ListView):
+class CustomerListView(UtilityViewMixin, FilteredListMixin, ListView):
     required_capability = Cap.VIEW_CUSTOMERS
     filterset_class = ServiceAccountFilter
     template_name = "portal/customer_list.html"
     paginate_by = 50
 
-    def get_queryset(self):
-        self.filterset = self.get_filterset(self.get_filterset_class())
-        if not self.filterset.is_valid():
-            return ServiceAccount.objects.none()
-        return self.filterset.qs
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(filter=self.filterset, **kwargs)
+    def base_queryset(self):
+        return ServiceAccount.objects.all()
 
 
 class CustomerDetailView(UtilityViewMixin, DetailView):

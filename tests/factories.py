@@ -143,3 +143,43 @@ def make_member(role: str, *, utility=None, installer=None, ahj=None, user=None)
 
 
 __all__ = ["Role", "make_member"]
+
+
+class ChargerFactory(ScopelessFactory):
+    class Meta:
+        model = "devices.Charger"
+
+    utility = factory.SubFactory(UtilityFactory)
+    maker = "Wallbox"
+    model = "Quasar 2"
+    serial = factory.Sequence(lambda n: f"WBX{200000 + n}")
+    current_type = "dc"
+    max_charge_kw = 11.5
+    max_discharge_kw = 11.5
+    backup_capable = True
+    cert_ul9741 = True
+    cert_ul1741_sb = True
+
+
+def _vin(n: int) -> str:
+    from devices.vin import with_check_digit
+
+    return with_check_digit(f"1FTVW1EL0NW{n:06d}")
+
+
+class VehicleFactory(ScopelessFactory):
+    class Meta:
+        model = "devices.Vehicle"
+
+    utility = factory.SubFactory(UtilityFactory)
+    vin = factory.Sequence(_vin)
+    partner = factory.SubFactory(AutomakerPartnerFactory)
+    partner_vehicle_id = factory.Sequence(lambda n: f"veh-{n}")
+    model = "F-150 Lightning"
+    model_year = 2024
+    usable_battery_kwh = 131
+    supports_v1g = True
+    supports_v2h = True
+    supports_v2g = True
+    max_charge_kw = 19.2
+    max_discharge_kw = 9.6
