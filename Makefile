@@ -27,8 +27,9 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 # Web, Celery worker and beat together; Ctrl-C stops all three.
+# e.g. make run RUN_ARGS="--port 8001 --noreload"
 run: seed
-	$(BIN)/python manage.py run_portal
+	$(BIN)/python manage.py run_portal $(RUN_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -95,7 +95,8 @@ def combine(sources: list[LimitSource]) -> EffectiveLimits:
 # --- Sources from the registry -------------------------------------------------------------
 
 
-def _firmware_key(version: str) -> tuple:
+def firmware_key(version: str) -> tuple:
+    """Sortable key for firmware versions: numeric parts compare as numbers."""
     parts = []
     for piece in version.replace("-", ".").split("."):
         parts.append((0, int(piece)) if piece.isdigit() else (1, piece))
@@ -107,9 +108,9 @@ def policy_matches(policy, *, vehicle_model: str, firmware: str) -> bool:
         return False
     if (policy.firmware_min or policy.firmware_max) and not firmware:
         return False
-    if policy.firmware_min and _firmware_key(firmware) < _firmware_key(policy.firmware_min):
+    if policy.firmware_min and firmware_key(firmware) < firmware_key(policy.firmware_min):
         return False
-    if policy.firmware_max and _firmware_key(firmware) > _firmware_key(policy.firmware_max):
+    if policy.firmware_max and firmware_key(firmware) > firmware_key(policy.firmware_max):
         return False
     return True
 

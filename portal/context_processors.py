@@ -12,6 +12,10 @@ from portal.tenancy import workspaces_of
 UTILITY_MENU = [
     (Cap.VIEW_DASHBOARD, "utility:dashboard", "Dashboard"),
     (Cap.VIEW_CUSTOMERS, "utility:customer_list", "Customers"),
+    (Cap.VIEW_DEVICES, "utility:vehicle_list", "Vehicles"),
+    (Cap.VIEW_DEVICES, "utility:charger_list", "Chargers"),
+    (Cap.VIEW_DEVICES, "utility:approved_equipment_list", "Approved equipment"),
+    (Cap.VIEW_DEVICES, "utility:battery_policy_list", "Battery policies"),
     (Cap.VIEW_PARTNERS, "utility:partner_list", "Partners"),
     (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
     (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),

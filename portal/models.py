@@ -255,6 +255,9 @@ class PartnerClient(models.Model):
         related_name="partner_client",
     )
     utilities = models.ManyToManyField(Utility, related_name="+")
+    allowed_scopes = models.JSONField(
+        default=list, help_text="OAuth scopes this client may request."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -62,6 +62,8 @@ class Cap:
     MANAGE_PARTNERS = "partners.manage"
     VIEW_INSTALLERS = "installers.view"
     DECIDE_ACCESS_REQUESTS = "access_requests.decide"
+    VIEW_DEVICES = "devices.view"
+    MANAGE_EQUIPMENT = "devices.manage_equipment"  # approved equipment list, battery policies
     VIEW_PROGRAMS = "programs.view"
     MANAGE_PROGRAMS = "programs.manage"
     REVIEW_ENROLLMENTS = "enrollments.review"
@@ -81,6 +83,7 @@ class Cap:
 
 _READ_ALL_UTILITY = {
     Cap.VIEW_DASHBOARD,
+    Cap.VIEW_DEVICES,
     Cap.VIEW_MEMBERS,
     Cap.VIEW_AUDIT,
     Cap.VIEW_CUSTOMERS,
@@ -99,6 +102,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.MANAGE_MEMBERS,
             Cap.MANAGE_CUSTOMERS,
             Cap.MANAGE_PARTNERS,
+            Cap.MANAGE_EQUIPMENT,
             Cap.DECIDE_ACCESS_REQUESTS,
             Cap.MANAGE_PROGRAMS,
             Cap.REVIEW_ENROLLMENTS,
@@ -108,6 +112,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         {
             Cap.VIEW_DASHBOARD,
             Cap.VIEW_CUSTOMERS,
+            Cap.VIEW_DEVICES,
             Cap.VIEW_PARTNERS,
             Cap.VIEW_INSTALLERS,
             Cap.VIEW_PROGRAMS,
@@ -121,6 +126,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         {
             Cap.VIEW_DASHBOARD,
             Cap.VIEW_CUSTOMERS,
+            Cap.VIEW_DEVICES,
             Cap.VIEW_INSTALLERS,
             Cap.VIEW_INTERCONNECTION,
             Cap.REVIEW_INTERCONNECTION,
@@ -129,6 +135,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     Role.DR_OPERATOR: frozenset(
         {
             Cap.VIEW_DASHBOARD,
+            Cap.VIEW_DEVICES,
             Cap.VIEW_PARTNERS,
             Cap.VIEW_PROGRAMS,
             Cap.VIEW_EVENTS,
@@ -146,7 +153,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset(
-        {Cap.VIEW_DASHBOARD, Cap.VIEW_CUSTOMERS, Cap.MANAGE_CUSTOMERS, Cap.VIEW_PROGRAMS}
+        {
+            Cap.VIEW_DASHBOARD,
+            Cap.VIEW_CUSTOMERS,
+            Cap.MANAGE_CUSTOMERS,
+            Cap.VIEW_DEVICES,
+            Cap.VIEW_PROGRAMS,
+        }
     ),
     # Auditors read everything in their utility and change nothing.
     Role.AUDITOR: frozenset(_READ_ALL_UTILITY),

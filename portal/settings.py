@@ -161,9 +161,17 @@ ACCOUNT_RATE_LIMITS = {
     # Failed logins per IP and per account; allauth locks further attempts out for the window.
     "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
     "reset_password": "20/m/ip,5/m/key",
+    # The public access-request form emails program admins; keep it from becoming a spam pump.
+    "portal_request_access": env_str("REQUEST_ACCESS_RATE_LIMIT", "10/h/ip"),
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "V2X Portal")
+# Program admins cannot switch TOTP off; the activation page says why it is required.
+MFA_ADAPTER = "portal.identity.mfa_adapter.PortalMFAAdapter"
+MFA_FORMS = {"activate_totp": "portal.identity.forms.PortalActivateTOTPForm"}
+# Behind N load balancers, the client IP (for the per-IP login limits) is the Nth from the
+# right in X-Forwarded-For; 0 trusts REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14, minimum=1)
 
 # --- Internationalization -----------------------------------------------------------------
@@ -219,6 +227,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -265,6 +274,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": f"{SITE_URL}/o/token/",
+    "ENUM_NAME_OVERRIDES": {"AgreementStatusEnum": "portal.models.PartnerAgreement.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.document_errors",
+    ],
     # Swagger UI and Redoc assets come from the drf-spectacular-sidecar package (PyPI), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -290,6 +307,18 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["utilities:read"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600, minimum=60),
     "PKCE_REQUIRED": True,
+    # Limits each client to the scopes it is allowed.
+    "OAUTH2_VALIDATOR_CLASS": "portal.api.oauth_validator.PartnerOAuth2Validator",
+    # RFC 9700 (OAuth security BCP) throughout. Partners use client credentials only; the
+    # browser-based grants are not routed at all, and refused here should that change.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only token hashes at rest
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never in the query string
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 # --- Security (production) -------------------------------------------------------------------

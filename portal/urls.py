@@ -13,6 +13,7 @@ utility_patterns = [
     path("partners/", views.PartnerAgreementListView.as_view(), name="partner_list"),
     path("installers/", views.InstallerApprovalListView.as_view(), name="installer_list"),
     path("", include("portal.identity.utility_urls")),
+    path("", include("devices.urls")),
 ]
 
 urlpatterns = [

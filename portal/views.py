@@ -8,7 +8,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection
 from django.db.models import Count
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
@@ -71,15 +71,21 @@ class UtilityViewMixin:
     """For pages under /u/<utility_slug>/. The middleware has already scoped the request and
     answered 404 to non-members; this checks the page's capability (403 without it)."""
 
-    required_capability: str = Cap.VIEW_DASHBOARD
+    # Declared by each view (or a mixin of its own); no default, so a mixin order can never
+    # silently fall back to a weaker capability.
+    required_capability: str
 
     def dispatch(self, request, *args, **kwargs):
-        if not request.access.can(self.required_capability):
+        capability = getattr(self, "required_capability", None)
+        if capability is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} declares no required_capability.")
+        if not request.access.can(capability):
             raise PermissionDenied("Your role does not allow this page.")
         return super().dispatch(request, *args, **kwargs)
 
 
 class UtilityDashboardView(UtilityViewMixin, TemplateView):
+    required_capability = Cap.VIEW_DASHBOARD
     template_name = "portal/dashboard.html"
 
     def get_context_data(self, **kwargs):
@@ -255,7 +261,7 @@ class PartnerAgreementListView(UtilityViewMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return PartnerAgreement.objects.select_related("partner")
+        return PartnerAgreement.objects.select_related("partner", "adapter_config")
 
 
 class InstallerApprovalListView(UtilityViewMixin, ListView):

@@ -1,1 +1,29 @@
-urlpatterns: list = []
+"""URLs under /api/: version 1 of the partner API, its OpenAPI schema and documentation, and a
+JSON 404 for every other path (the site-wide 404 page is HTML)."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from portal.api import views
+
+app_name = "api"
+
+router = SimpleRouter(trailing_slash=False)
+router.register("utilities", views.UtilityViewSet, basename="utility")
+
+v1_patterns = [
+    path("", views.APIRootView.as_view(), name="root"),
+    path("me", views.MeView.as_view(), name="me"),
+    *router.urls,
+    path("", include("devices.api.urls")),
+]
+
+urlpatterns = [
+    path("v1/", include((v1_patterns, "v1"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", views.not_found, name="not_found"),  # keep last
+]

@@ -1,3 +1,40 @@
-"""Identity pages outside any utility: accepting invitations, requesting access."""
+"""Identity pages outside any utility: accepting invitations, requesting access, an installer
+company's team."""
 
-urlpatterns: list = []
+from django.urls import path
+from django.views.generic import TemplateView
+
+from portal.identity import views
+
+urlpatterns = [
+    path("request-access/", views.RequestAccessView.as_view(), name="request_access"),
+    path(
+        "request-access/sent/",
+        TemplateView.as_view(template_name="identity/request_access_sent.html"),
+        name="request_access_sent",
+    ),
+    path(
+        "installer/<slug:org_slug>/request-access/",
+        views.InstallerRequestAccessView.as_view(),
+        name="installer_request_access",
+    ),
+    path(
+        "installer/<slug:org_slug>/team/", views.InstallerTeamView.as_view(), name="installer_team"
+    ),
+    path(
+        "installer/<slug:org_slug>/team/members/<int:pk>/revoke/",
+        views.InstallerRevokeMembershipView.as_view(),
+        name="installer_membership_revoke",
+    ),
+    path(
+        "installer/<slug:org_slug>/team/invitations/<int:pk>/revoke/",
+        views.InstallerRevokeInvitationView.as_view(),
+        name="installer_invitation_revoke",
+    ),
+    path(
+        "installer/<slug:org_slug>/team/invitations/<int:pk>/resend/",
+        views.InstallerResendInvitationView.as_view(),
+        name="installer_invitation_resend",
+    ),
+    path("invite/<str:token>/", views.AcceptInvitationView.as_view(), name="accept_invitation"),
+]

@@ -9,9 +9,6 @@ sent to sign in, and each role gets the page only if its capabilities allow (403
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.urls import reverse
@@ -20,6 +17,7 @@ from django_scopes import scopes_disabled
 from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
+from tests.devices.isolation_cases import DEVICES_CASES
 from tests.factories import (
     AHJFactory,
     AHJTerritoryFactory,
@@ -31,24 +29,10 @@ from tests.factories import (
     UserFactory,
     make_member,
 )
+from tests.isolation import Case, pk_kwargs
 from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
-
-
-@dataclass(frozen=True)
-class Case:
-    """How to exercise one utility route for one utility.
-
-    ``make`` creates the utility's object the route shows (and returns it, or None); ``kwargs``
-    turns that object into the URL's extra arguments; ``marker`` is text that identifies the
-    object on a list page.
-    """
-
-    make: Callable | None = None
-    kwargs: Callable = field(default=lambda obj: {})
-    marker: Callable | None = None
-    method: str = "get"
 
 
 def _customer(utility):
@@ -73,19 +57,18 @@ def _installer(utility):
     return InstallerApprovalFactory(utility=utility, installer=company)
 
 
-def _pk(obj):
-    return {"pk": obj.pk}
-
-
 UTILITY_CASES: dict[str, Case] = {
     "utility:dashboard": Case(make=_customer),
     "utility:audit_list": Case(make=_audit_event, marker=lambda e: e.comment),
     "utility:audit_export": Case(make=_audit_event, marker=lambda e: e.comment),
-    "utility:audit_detail": Case(make=_audit_event, kwargs=_pk, marker=lambda e: e.comment),
+    "utility:audit_detail": Case(make=_audit_event, kwargs=pk_kwargs, marker=lambda e: e.comment),
     "utility:customer_list": Case(make=_customer, marker=lambda c: c.customer_name),
-    "utility:customer_detail": Case(make=_customer, kwargs=_pk, marker=lambda c: c.customer_name),
+    "utility:customer_detail": Case(
+        make=_customer, kwargs=pk_kwargs, marker=lambda c: c.customer_name
+    ),
     "utility:partner_list": Case(make=_agreement, marker=lambda a: a.partner.name),
     "utility:installer_list": Case(make=_installer, marker=lambda a: a.installer.name),
+    **DEVICES_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in
@@ -96,6 +79,15 @@ NOT_TENANT_DATA: dict[str, str] = {
     "healthz": "database and broker status only",
     "installer_workspace": "organization workspace (ORG_CASES below)",
     "ahj_workspace": "organization workspace (ORG_CASES below)",
+    "api:v1:root": "public links only",
+    "api:v1:me": "the calling client's own partner and utilities (test_api_auth)",
+    "api:v1:utility-list": "partner API; scoped to the client's utilities (test_api_utilities)",
+    "api:v1:utility-detail": "partner API; outside the client's reach is 404 (test_api_utilities)",
+    "api:schema": "API description, no data",
+    "api:docs": "API description, no data",
+    "api:not_found": "JSON 404 for unknown /api/ paths",
+    "oauth2_provider:token": "OAuth2 client credentials",
+    "oauth2_provider:revoke-token": "OAuth2 token revocation",
 }
 
 # Whole areas with their own access rules.

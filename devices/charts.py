@@ -1,0 +1,206 @@
+"""Server-rendered charts: geometry for an inline SVG, computed here and drawn by a template
+(templates/devices/_telemetry_chart.html). No JavaScript and no third-party code, so the
+chart works everywhere the page does, and a screen reader gets a title, a summary and the
+data as a table.
+
+The telemetry chart has two panels over one time axis: state of charge (0–100 %) above,
+power below (+ charging, − discharging, with a zero line). Times are labelled in the
+utility's zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from django.utils.dateformat import format as date_format
+
+from devices.selectors import TelemetryPoint
+
+WIDTH = 760
+LEFT, RIGHT = 64, 16
+PANEL_HEIGHT = 150
+PANEL_GAP = 34
+TOP = 22
+BOTTOM = 44
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+HEIGHT = TOP + 2 * PANEL_HEIGHT + PANEL_GAP + BOTTOM
+TICK_EVERY_HOURS = 6
+MINUS = "\u2212"
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float  # x or y in SVG units
+    label: str
+    sublabel: str = ""  # the date under a midnight time label
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    top: float
+    height: float
+    y_ticks: list[Tick]
+    path: str  # SVG path data; "M" starts each unbroken run of data
+    zero_y: float | None = None  # where 0 sits, when the axis spans it (power)
+    color: str = "#0b5cad"
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+    @property
+    def title_y(self) -> float:
+        return self.top - 5
+
+
+@dataclass(frozen=True)
+class TelemetryChart:
+    title: str
+    description: str
+    panels: list[Panel]
+    x_ticks: list[Tick]
+    points: Sequence[TelemetryPoint]
+    interval_minutes: int
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    plot_width: int = PLOT_WIDTH
+    right: int = LEFT + PLOT_WIDTH
+    axis_y: int = TOP + 2 * PANEL_HEIGHT + PANEL_GAP
+    x_label_y: int = TOP + 2 * PANEL_HEIGHT + PANEL_GAP + 16
+    x_sublabel_y: int = TOP + 2 * PANEL_HEIGHT + PANEL_GAP + 31
+
+
+def nice_ticks(low: float, high: float, *, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 × 10ⁿ apart) covering [low, high]: the finest such
+    step that needs at most ``count`` intervals."""
+    if high <= low:
+        high = low + 1
+    magnitude = 10 ** math.floor(math.log10((high - low) / count))
+    for step in (m * magnitude * decade for decade in (1, 10, 100) for m in (1, 2, 2.5, 5)):
+        first = math.floor(low / step + 1e-9)
+        last = math.ceil(high / step - 1e-9)
+        if last - first <= count:
+            break
+    return [round(i * step, 10) for i in range(first, last + 1)]
+
+
+def _number(value: float) -> str:
+    text = f"{value:,.1f}".removesuffix(".0")
+    return text.replace("-", MINUS)
+
+
+def time_ticks(*, start: datetime, end: datetime, tz: tzinfo) -> list[Tick]:
+    """Ticks every six local hours (00, 06, 12, 18), found by walking in quarter hours so
+    DST changes and zones with half-hour offsets come out right."""
+    span = (end - start).total_seconds()
+    ticks = []
+    moment = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
+    if moment < start:
+        moment += timedelta(minutes=15)
+    while moment <= end:
+        local = moment.astimezone(tz)
+        if local.minute == 0 and local.hour % TICK_EVERY_HOURS == 0:
+            x = LEFT + (moment - start).total_seconds() / span * PLOT_WIDTH
+            sublabel = date_format(local, "D j M") if local.hour == 0 else ""
+            ticks.append(
+                Tick(position=round(x, 1), label=date_format(local, "H:i"), sublabel=sublabel)
+            )
+        moment += timedelta(minutes=15)
+    return ticks
+
+
+def _path(xy: list[tuple[datetime, float]], *, start, span, top, height, low, high, gap) -> str:
+    parts = []
+    previous = None
+    for at, value in xy:
+        x = LEFT + (at - start).total_seconds() / span * PLOT_WIDTH
+        y = top + height - (value - low) / (high - low) * height
+        if previous is not None and at - previous <= gap:
+            parts.append(f"L{x:.1f},{y:.1f}")
+        else:
+            # A new run after a gap. The zero-length segment keeps a lone point visible
+            # (drawn as a dot by the round line cap).
+            parts.append(f"M{x:.1f},{y:.1f} L{x:.1f},{y:.1f}")
+        previous = at
+    return " ".join(parts)
+
+
+def telemetry_chart(
+    *,
+    points: Sequence[TelemetryPoint],
+    start: datetime,
+    end: datetime,
+    interval_minutes: int,
+    tz: tzinfo,
+    subject: str,
+) -> TelemetryChart | None:
+    """The chart for ``points`` (oldest first) between ``start`` and ``end``, or None when
+    there is nothing to draw. Each point sits at the middle of its interval; a break of more
+    than an hour (or three intervals) in the data breaks the line instead of bridging it."""
+    if not points:
+        return None
+    span = (end - start).total_seconds()
+    hours = round(span / 3600)
+    half = timedelta(minutes=interval_minutes / 2)
+    gap = max(timedelta(hours=1), timedelta(minutes=3 * interval_minutes))
+
+    soc_top = TOP
+    soc_ticks = [0, 25, 50, 75, 100]
+    soc_path = _path(
+        [(p.at + half, min(100.0, max(0.0, p.soc_pct))) for p in points],
+        start=start, span=span, top=soc_top, height=PANEL_HEIGHT, low=0, high=100, gap=gap,
+    )  # fmt: skip
+
+    powers = [p.power_kw for p in points]
+    power_values = nice_ticks(min(0.0, min(powers)), max(0.0, max(powers), 1.0))
+    low, high = power_values[0], power_values[-1]
+    power_top = TOP + PANEL_HEIGHT + PANEL_GAP
+    power_path = _path(
+        [(p.at + half, p.power_kw) for p in points],
+        start=start, span=span, top=power_top, height=PANEL_HEIGHT, low=low, high=high, gap=gap,
+    )  # fmt: skip
+
+    def y_for(value, top, lo, hi):
+        return round(top + PANEL_HEIGHT - (value - lo) / (hi - lo) * PANEL_HEIGHT, 1)
+
+    socs = [p.soc_pct for p in points]
+    first, last = points[0].at.astimezone(tz), (points[-1].at + 2 * half).astimezone(tz)
+    description = (
+        f"{len(points)} points, each the mean of {interval_minutes}-minute intervals, "
+        f"from {date_format(first, 'D j M H:i')} to {date_format(last, 'D j M H:i T')}. "
+        f"State of charge between {_number(min(socs))} % and {_number(max(socs))} %, "
+        f"latest {_number(socs[-1])} %. "
+        f"Power between {_number(min(powers))} kW and {_number(max(powers))} kW "
+        f"(+ charging, {MINUS} discharging), latest {_number(powers[-1])} kW."
+    )
+    return TelemetryChart(
+        title=f"State of charge and power of {subject}, last {hours} hours",
+        description=description,
+        panels=[
+            Panel(
+                title="State of charge (%)",
+                top=soc_top,
+                height=PANEL_HEIGHT,
+                y_ticks=[Tick(y_for(v, soc_top, 0, 100), f"{v} %") for v in soc_ticks],
+                path=soc_path,
+                color="#1f7a3a",
+            ),
+            Panel(
+                title=f"Power (kW, + charging, {MINUS} discharging)",
+                top=power_top,
+                height=PANEL_HEIGHT,
+                y_ticks=[Tick(y_for(v, power_top, low, high), _number(v)) for v in power_values],
+                path=power_path,
+                zero_y=y_for(0, power_top, low, high),
+                color="#0b5cad",
+            ),
+        ],
+        x_ticks=time_ticks(start=start, end=end, tz=tz),
+        points=points,
+        interval_minutes=interval_minutes,
+    )

@@ -1,0 +1,1 @@
+"""Celery tasks for telemetry upkeep (rollups, retention)."""
