@@ -11,7 +11,7 @@ from portal.request_context import get_request_id
 
 
 def actor_label(*, user: User | None = None, client_id: str = "", partner_name: str = "") -> str:
-    if user is not None:
+    if user is not None and user.is_authenticated:
         return user.email
     if client_id:
         return f"API client {client_id}" + (f" ({partner_name})" if partner_name else "")
@@ -30,14 +30,17 @@ def record(
     to_state: str = "",
     comment: str = "",
     changes: dict[str, Any] | None = None,
+    label: str = "",
 ) -> AuditEvent:
     """Append one audit row. ``actor`` is the person; ``client_id`` an API client; neither
-    means the system itself (a scheduled task)."""
+    means the system itself (a scheduled task), unless ``label`` names an outside party who
+    has no account (e.g. the contact on a public access request)."""
     return AuditEvent.objects.create(
         utility=utility,
         actor_user=actor if actor is not None and actor.is_authenticated else None,
         actor_client_id=client_id,
-        actor_label=actor_label(user=actor, client_id=client_id, partner_name=partner_name),
+        actor_label=label
+        or actor_label(user=actor, client_id=client_id, partner_name=partner_name),
         action=action,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",

@@ -146,12 +146,13 @@ class StatusReport:
     reason: str = ""
 
 
-@dataclass
 class Adapter(ABC):
     """One partner agreement's channel. Build it with ``devices.adapters.registry``."""
 
-    config: AdapterConfig
     kind: ClassVar[str]
+
+    def __init__(self, config: AdapterConfig):
+        self.config = config
 
     @property
     @abstractmethod

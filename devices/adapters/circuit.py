@@ -79,10 +79,9 @@ def record_failure(config: AdapterConfig, *, now: datetime, error: str) -> None:
         (Circuit.HALF_OPEN, Q()),
         (Circuit.CLOSED, Q(consecutive_failures__gte=threshold)),
     ):
-        opened = (
-            AdapterConfig.objects.filter(condition, pk=config.pk, circuit_state=from_state)
-            .update(circuit_state=Circuit.OPEN, circuit_opened_at=now)
-        )
+        opened = AdapterConfig.objects.filter(
+            condition, pk=config.pk, circuit_state=from_state
+        ).update(circuit_state=Circuit.OPEN, circuit_opened_at=now)
         if opened:
             _record(config, from_state=from_state, to_state=Circuit.OPEN, comment=error)
             return

@@ -65,7 +65,9 @@ def verify(
     try:
         timestamp = int(timestamp_header)
     except ValueError:
-        raise SignatureError("timestamp_invalid", "X-Portal-Timestamp is not unix seconds.") from None
+        raise SignatureError(
+            "timestamp_invalid", "X-Portal-Timestamp is not unix seconds."
+        ) from None
     current = now if now is not None else time.time()
     if abs(current - timestamp) > window_seconds:
         raise SignatureError(

@@ -1,1 +1,121 @@
-"""Celery tasks that send commands through partner adapters."""
+"""Celery tasks that send commands through partner adapters.
+
+Tenant tasks take ids (``utility_id`` first, which ``TenantTask`` turns into the scope) and
+are idempotent: a redelivered message claims whatever is still deliverable, and the command
+id sent is the command's idempotency key. Scheduling the next run (a retry after backoff, the
+end of a circuit's cool-down, the rest of a long queue) is the only thing they decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db.models import Q
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from devices.adapters import delivery
+from devices.models import AdapterConfig, DeviceCommand
+from portal.celery import app
+from portal.models import PartnerAgreement
+from portal.tasking import PlatformTask, TenantTask, enqueue_on_commit
+
+__all__ = [
+    "cancel_commands",
+    "enqueue_delivery",
+    "send_pending_commands",
+    "sweep_pending_commands",
+]
+
+logger = logging.getLogger(__name__)
+
+Status = DeviceCommand.Status
+
+
+@app.task(bind=True, base=TenantTask, name="devices.send_pending_commands")
+def send_pending_commands(self, *, utility_id: int, agreement_id: int, retry: int = 0) -> dict:
+    """Push the agreement's pending commands to its partner (webhook agreements only)."""
+    report = delivery.deliver_pending(agreement_id=agreement_id, retry=retry)
+    if report.run_again_in is not None:
+        send_pending_commands.apply_async(
+            kwargs={
+                "utility_id": utility_id,
+                "agreement_id": agreement_id,
+                "retry": retry + 1 if report.backed_off else 0,
+            },
+            countdown=report.run_again_in,
+        )
+    return report.as_dict()
+
+
+@app.task(bind=True, base=TenantTask, name="devices.cancel_commands")
+def cancel_commands(
+    self, *, utility_id: int, agreement_id: int, command_ids: list[int], retry: int = 0
+) -> dict:
+    """Cancel commands (DeviceCommand ids); those without a definitive answer are asked
+    about again with backoff, up to the agreement's ``max_attempts``."""
+    report = delivery.cancel_commands(agreement_id=agreement_id, command_pks=command_ids)
+    if report.retry_pks:
+        max_attempts = (
+            AdapterConfig.objects.filter(agreement_id=agreement_id)
+            .values_list("max_attempts", flat=True)
+            .first()
+        )
+        if retry + 1 < (max_attempts or 1):
+            cancel_commands.apply_async(
+                kwargs={
+                    "utility_id": utility_id,
+                    "agreement_id": agreement_id,
+                    "command_ids": report.retry_pks,
+                    "retry": retry + 1,
+                },
+                countdown=delivery.backoff_seconds(retry + 1),
+            )
+        else:
+            logger.warning(
+                "Agreement %s: gave up cancelling commands %s", agreement_id, report.retry_pks
+            )
+    return {"cancelled": report.cancelled, "not_cancellable": report.not_cancellable}
+
+
+@app.task(bind=True, base=PlatformTask, name="devices.sweep_pending_commands")
+def sweep_pending_commands(self) -> int:
+    """Start a delivery for every webhook agreement with deliverable commands: a safety net
+    for deliveries whose message was lost, run by beat every minute or so."""
+    now = timezone.now()
+    # A platform fan-out: it reads ids across utilities, explicitly, and acts in none.
+    with scopes_disabled():
+        waiting = set(
+            DeviceCommand.objects.filter(
+                Q(status=Status.PENDING, ends_at__gt=now)
+                | Q(status=Status.SENT, sent_at__lt=now - delivery.IN_FLIGHT_LEASE)
+            )
+            .order_by()
+            .values_list("utility_id", "partner_id")
+            .distinct()
+        )
+        agreements = list(
+            AdapterConfig.objects.filter(
+                kind=AdapterConfig.Kind.WEBHOOK, agreement__status=PartnerAgreement.Status.ACTIVE
+            ).values_list("utility_id", "agreement_id", "agreement__partner_id")
+        )
+    started = 0
+    for utility_id, agreement_id, partner_id in agreements:
+        if (utility_id, partner_id) in waiting:
+            send_pending_commands.delay(utility_id=utility_id, agreement_id=agreement_id)
+            started += 1
+    return started
+
+
+def enqueue_delivery(*, utility_id: int, partner_ids: Iterable[int]) -> None:
+    """After new commands are queued: start a delivery for each of these partners' webhook
+    agreements in the utility once the transaction commits. Call inside the scope."""
+    agreement_ids = AdapterConfig.objects.filter(
+        utility_id=utility_id,
+        agreement__partner_id__in=set(partner_ids),
+        kind=AdapterConfig.Kind.WEBHOOK,
+        agreement__status=PartnerAgreement.Status.ACTIVE,
+    ).values_list("agreement_id", flat=True)
+    for agreement_id in agreement_ids:
+        enqueue_on_commit(send_pending_commands, utility_id=utility_id, agreement_id=agreement_id)

@@ -418,6 +418,7 @@ def submit_access_request(
             actor=actor,
             to_state=access_request.status,
             comment=f"Submitted by {access_request.contact_email}",
+            label="" if actor else f"{access_request.contact_email} (public form)",
         )
         _notify_access_request(access_request, "created")
     return access_request

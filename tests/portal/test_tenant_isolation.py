@@ -30,6 +30,7 @@ from tests.factories import (
     make_member,
 )
 from tests.isolation import Case, pk_kwargs
+from tests.portal.identity_isolation_cases import IDENTITY_CASES, IDENTITY_NOT_TENANT_DATA
 from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,7 @@ UTILITY_CASES: dict[str, Case] = {
     "utility:partner_list": Case(make=_agreement, marker=lambda a: a.partner.name),
     "utility:installer_list": Case(make=_installer, marker=lambda a: a.installer.name),
     **DEVICES_CASES,
+    **IDENTITY_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in
@@ -88,6 +90,7 @@ NOT_TENANT_DATA: dict[str, str] = {
     "api:not_found": "JSON 404 for unknown /api/ paths",
     "oauth2_provider:token": "OAuth2 client credentials",
     "oauth2_provider:revoke-token": "OAuth2 token revocation",
+    **IDENTITY_NOT_TENANT_DATA,
 }
 
 # Whole areas with their own access rules.

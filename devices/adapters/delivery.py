@@ -1,0 +1,177 @@
+"""Delivering a partner agreement's commands through its adapter, and cancelling them.
+
+``deliver_pending`` drains the agreement's queue in chunks of at most ``max_batch_size``,
+one call per chunk, and says when (and whether) to run again: the task layer only schedules.
+Retries are for calls that got no usable answer (timeouts, connection errors, 5xx, invalid
+answers), after an exponentially growing, jittered delay; a 4xx fails the chunk's commands
+at once. A command that reaches ``AdapterConfig.max_attempts`` fails. Call inside the
+utility's scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+
+from devices.adapters import conf, queue
+from devices.adapters.base import CancelVerdict, EndpointNotAllowed, OutgoingCommand, Verdict
+from devices.adapters.registry import adapter_for
+from devices.models import AdapterConfig, DeviceCommand
+from portal.models import PartnerAgreement
+
+logger = logging.getLogger(__name__)
+
+Status = DeviceCommand.Status
+CHUNKS_PER_RUN = 20  # then the task re-queues itself, so one agreement cannot hog a worker
+# A webhook command still ``sent`` this long after its call started has no recorded answer
+# (the worker died mid-call): deliver it again. Must exceed any call's timeout.
+IN_FLIGHT_LEASE = timedelta(minutes=5)
+
+
+def backoff_seconds(retry: int, *, rng: random.Random | None = None) -> float:
+    """The delay before retry ``retry`` (1, 2, …): base × 2^(retry−1), capped, then "equal
+    jitter" (between half and all of it), so workers that failed together spread out."""
+    ceiling = min(conf.retry_max_seconds(), conf.retry_base_seconds() * 2 ** max(0, retry - 1))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+@dataclass
+class DeliveryReport:
+    tally: queue.Tally = field(default_factory=queue.Tally)
+    calls: int = 0
+    expired: int = 0
+    run_again_in: float | None = None  # seconds; None: nothing left to do
+    backed_off: bool = False  # the next run is a retry after a failure (next backoff step)
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            **self.tally.__dict__,
+            "calls": self.calls,
+            "expired": self.expired,
+            "run_again_in": self.run_again_in,
+            "error": self.error,
+        }
+
+
+def _push_config(agreement_id: int) -> AdapterConfig | None:
+    """The agreement's config, if its commands are pushed and it is active."""
+    config = (
+        AdapterConfig.objects.select_related("utility", "agreement__partner")
+        .filter(agreement_id=agreement_id, agreement__status=PartnerAgreement.Status.ACTIVE)
+        .first()
+    )
+    if config is None or not adapter_for(config).capabilities.pushes:
+        return None
+    return config
+
+
+def deliver_pending(*, agreement_id: int, retry: int = 0) -> DeliveryReport:
+    """Send the agreement's deliverable commands. ``retry`` counts the failed runs before
+    this one, for the backoff."""
+    report = DeliveryReport()
+    config = _push_config(agreement_id)
+    if config is None:
+        return report
+    adapter = adapter_for(config)
+    partner_id = config.agreement.partner_id
+    report.expired = queue.expire_overdue(partner_id=partner_id, now=timezone.now())
+
+    for _ in range(CHUNKS_PER_RUN):
+        now = timezone.now()
+        claimed = queue.claim(
+            partner_id=partner_id,
+            limit=config.max_batch_size,
+            now=now,
+            redeliver_after=IN_FLIGHT_LEASE,
+        )
+        if not claimed:
+            return report
+        batch = [OutgoingCommand.from_model(command) for command in claimed]
+        try:
+            result = adapter.send(batch)
+        except EndpointNotAllowed as error:
+            # A configuration problem: keep the commands for when someone fixes it.
+            queue.release([c.pk for c in batch], now=timezone.now(), reason=str(error))
+            logger.error("Agreement %s: %s", agreement_id, error)
+            report.error = str(error)
+            return report
+        except BaseException:
+            queue.release([c.pk for c in batch], now=timezone.now(), reason="Not sent: error.")
+            raise
+        tally = queue.record_send_result(
+            batch, result, max_attempts=config.max_attempts, now=timezone.now()
+        )
+        report.tally.add(tally)
+        if result.circuit_open_until is not None:
+            wait = (result.circuit_open_until - timezone.now()).total_seconds()
+            report.run_again_in = max(0.0, wait)
+            return report
+        report.calls += 1
+        if result.ids(Verdict.RETRY):
+            report.error = result.error
+            report.run_again_in = backoff_seconds(retry + 1)
+            report.backed_off = True
+            return report
+    report.run_again_in = 0.0  # chunk budget spent; more may be waiting
+    return report
+
+
+@dataclass
+class CancelReport:
+    cancelled: int = 0
+    not_cancellable: list[str] = field(default_factory=list)  # command ids
+    retry_pks: list[int] = field(default_factory=list)
+
+
+def cancel_commands(*, agreement_id: int, command_pks: Sequence[int]) -> CancelReport:
+    """Cancel commands of this agreement's partner. Still pending: cancelled here, the
+    partner never hears of them. Accepted by a webhook partner: the partner is asked first.
+    Sent and unanswered (in flight): asked again later, since cancelling now could race the
+    answer. Already finished: left alone."""
+    report = CancelReport()
+    agreement = PartnerAgreement.objects.filter(pk=agreement_id).first()
+    if agreement is None:
+        return report
+    now = timezone.now()
+    commands = DeviceCommand.objects.filter(pk__in=command_pks, partner_id=agreement.partner_id)
+    report.cancelled += commands.filter(status=Status.PENDING).update(
+        status=Status.CANCELLED, status_reason="Cancelled before delivery.", updated_at=now
+    )
+    report.retry_pks = list(commands.filter(status=Status.SENT).values_list("pk", flat=True))
+    held = list(commands.filter(status=Status.ACCEPTED).select_related("vehicle"))
+    if not held:
+        return report
+    config = AdapterConfig.objects.select_related("utility").filter(agreement=agreement).first()
+    if config is None:
+        report.not_cancellable += [c.idempotency_key for c in held]
+        return report
+    adapter = adapter_for(config)
+    size = adapter.capabilities.max_batch_size
+    for start in range(0, len(held), size):
+        batch = [OutgoingCommand.from_model(c) for c in held[start : start + size]]
+        pk_of = {c.command_id: c.pk for c in batch}
+        try:
+            outcomes = adapter.cancel(batch)
+        except EndpointNotAllowed:
+            report.retry_pks += list(pk_of.values())
+            continue
+        done = [
+            pk_of[o.command_id]
+            for o in outcomes.values()
+            if o.verdict in (CancelVerdict.CANCELLED, CancelVerdict.UNKNOWN)
+        ]
+        report.cancelled += DeviceCommand.objects.filter(
+            pk__in=done, status=Status.ACCEPTED
+        ).update(status=Status.CANCELLED, status_reason="Cancelled.", updated_at=timezone.now())
+        for outcome in outcomes.values():
+            if outcome.verdict == CancelVerdict.RETRY:
+                report.retry_pks.append(pk_of[outcome.command_id])
+            elif outcome.verdict == CancelVerdict.NOT_CANCELLABLE:
+                report.not_cancellable.append(outcome.command_id)
+    return report

@@ -1,0 +1,507 @@
+"""The automaker cloud the simulator pretends to be: it receives signed command batches (or
+pulls commands), decides per command, runs the fleet, and queues what it reports back to the
+portal (acknowledgements, telemetry, opt-outs) in an ``Outbox``.
+
+No HTTP here either: ``server`` turns requests into ``handle_*`` calls and ``Reply`` objects
+into responses; ``runtime`` drives ``tick`` and drains the outbox. Each request and tick
+holds the cloud's lock, so the fleet only ever sees one thread.
+
+Decisions that involve chance (reject, opt out) come from ``random.Random(f"{seed}:{id}")``:
+the same seed and command always decide the same way, whatever the order of arrival.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from devices.adapters.base import wire_time
+from devices.adapters.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ReplayGuard,
+    SignatureError,
+    verify,
+)
+from devices.simulator.fleet import Command, CommandEvent, CommandStatus, Fleet, Kind, Reading
+
+REJECT_REASONS = ("customer_override", "vehicle_asleep", "charger_offline", "low_battery")
+MAX_BATCH = 5000
+
+
+@dataclass
+class Behaviour:
+    """How the cloud behaves on its own (command-line options)."""
+
+    reject_rate: float = 0.05
+    offline_rate: float = 0.0  # chance, per command request, that an outage starts
+    offline_seconds: float = 120.0
+    opt_out_rate: float = 0.02
+    seed: int = 42
+
+
+@dataclass
+class Faults:
+    """Faults switched on at run time (``/_admin/faults``) for fault tests. Rates are per
+    command request."""
+
+    offline_seconds: float = 0.0  # from now: every command request answers 503 (or hangs)
+    offline_mode: str = "503"  # "503" or "timeout"
+    fail_5xx_rate: float = 0.0
+    timeout_rate: float = 0.0  # hold the request ``hang_seconds``, then drop it unanswered
+    hang_seconds: float = 30.0
+    invalid_response_rate: float = 0.0  # answer 200 with a body that is not JSON
+    drop_results_rate: float = 0.0  # answer without the results of some commands
+    lose_response_rate: float = 0.0  # act on the batch, then answer 503 as if it was lost
+    reject_rate: float | None = None  # overrides Behaviour.reject_rate
+    opt_out_rate: float | None = None  # overrides Behaviour.opt_out_rate
+    telemetry_paused: bool = False
+    offline_until: float = 0.0  # epoch seconds; set through offline_seconds
+
+    RATES = (
+        "fail_5xx_rate",
+        "timeout_rate",
+        "invalid_response_rate",
+        "drop_results_rate",
+        "lose_response_rate",
+        "reject_rate",
+        "opt_out_rate",
+    )
+
+    def update(self, changes: dict[str, Any], *, now: float) -> None:
+        """Apply ``changes``; raise ValueError naming the first bad key or value."""
+        known = {f.name for f in fields(self)} - {"offline_until"}
+        for key, value in changes.items():
+            if key not in known:
+                raise ValueError(f"Unknown fault {key!r}; known: {sorted(known)}.")
+            if key == "offline_mode":
+                if value not in ("503", "timeout"):
+                    raise ValueError('offline_mode must be "503" or "timeout".')
+            elif key == "telemetry_paused":
+                if not isinstance(value, bool):
+                    raise ValueError("telemetry_paused must be true or false.")
+            elif value is None and key in ("reject_rate", "opt_out_rate"):
+                pass
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{key} must be a number ≥ 0.")
+            elif key in self.RATES and value > 1:
+                raise ValueError(f"{key} must be between 0 and 1.")
+        for key, value in changes.items():
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            setattr(self, key, float(value) if numeric else value)
+        if "offline_seconds" in changes:
+            self.offline_until = now + float(changes["offline_seconds"])
+
+    def as_dict(self, *, now: float) -> dict[str, Any]:
+        data = asdict(self)
+        data["offline_seconds"] = max(0.0, round(self.offline_until - now, 3))
+        del data["offline_until"]
+        return data
+
+
+@dataclass
+class Reply:
+    status: int
+    payload: Any = None  # JSON-able; or raw bytes to send as they are
+    hang_seconds: float = 0.0  # > 0: hold the request this long, then drop it unanswered
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AgreementSim:
+    """One (utility, partner) agreement the simulator serves."""
+
+    utility: str  # slug
+    partner: str  # slug
+    signing_secret: str
+    fleet: Fleet
+    pulls: bool = False  # a pull partner: it fetches commands instead of receiving them
+    results: dict[str, dict[str, str]] = field(default_factory=dict)  # command id → answer
+    actuations: Counter = field(default_factory=Counter)  # command id → times carried out
+
+    def vehicle_id_for(self, item: dict) -> str | None:
+        vehicle_id = item.get("vehicle_id")
+        if isinstance(vehicle_id, str) and vehicle_id in self.fleet.vehicles:
+            return vehicle_id
+        vin = item.get("vin")
+        for spec in self.fleet.vehicles.values():
+            if spec.vin == vin:
+                return spec.vehicle_id
+        return vehicle_id if isinstance(vehicle_id, str) else None
+
+
+@dataclass
+class Outbox:
+    """What the cloud still has to tell the portal, per partner. Telemetry is bounded: the
+    oldest readings go first when the portal is away too long."""
+
+    max_readings: int = 200_000
+    acks: deque = field(default_factory=deque)  # (partner, ack)
+    opt_outs: deque = field(default_factory=deque)  # (partner, payload)
+    readings: deque = field(default_factory=deque)  # (partner, reading)
+    dropped_readings: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put_ack(self, partner: str, ack: dict) -> None:
+        with self.lock:
+            self.acks.append((partner, ack))
+
+    def put_opt_out(self, partner: str, payload: dict) -> None:
+        with self.lock:
+            self.opt_outs.append((partner, payload))
+
+    def put_readings(self, partner: str, readings: Iterable[dict]) -> None:
+        with self.lock:
+            for reading in readings:
+                self.readings.append((partner, reading))
+            while len(self.readings) > self.max_readings:
+                self.readings.popleft()
+                self.dropped_readings += 1
+
+    def take(self, queue_name: str, *, limit: int) -> list[tuple[str, dict]]:
+        with self.lock:
+            queue: deque = getattr(self, queue_name)
+            return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+    def put_back(self, queue_name: str, items: list[tuple[str, dict]]) -> None:
+        """Items a failed post took out go back to the front, in their order."""
+        with self.lock:
+            getattr(self, queue_name).extendleft(reversed(items))
+
+    def sizes(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "acks": len(self.acks),
+                "opt_outs": len(self.opt_outs),
+                "readings": len(self.readings),
+                "dropped_readings": self.dropped_readings,
+            }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def reading_payload(reading: Reading) -> dict:
+    """A reading as the simulator posts it to ``POST /api/v1/telemetry``."""
+    return {
+        "vin": reading.vin,
+        "ts": wire_time(reading.ts),
+        "soc": reading.soc_pct,
+        "power_kw": reading.power_kw,
+        "plugged_in": reading.plugged_in,
+        "charging_state": str(reading.charging_state),
+    }
+
+
+class FleetCloud:
+    def __init__(
+        self,
+        agreements: Iterable[AgreementSim],
+        *,
+        behaviour: Behaviour | None = None,
+        outbox: Outbox | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.agreements = list(agreements)
+        self.behaviour = behaviour or Behaviour()
+        self.faults = Faults()
+        self.outbox = outbox or Outbox()
+        self.clock = clock
+        self.replay_guard = ReplayGuard()
+        self.lock = threading.RLock()
+        self._chance = random.Random(self.behaviour.seed)  # request-level faults only
+
+    # --- Requests from the portal -----------------------------------------------------------
+
+    def handle_commands(self, partner: str, headers: dict[str, str], body: bytes) -> Reply:
+        fault = self._request_fault()
+        if fault is not None:
+            return fault
+        agreement, error = self._authenticate(partner, headers, body)
+        if agreement is None:
+            return error
+        payload = _json(body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("commands"), list):
+            return _error(400, "malformed_request", 'The body needs a "commands" list.')
+        if payload.get("utility") != agreement.utility:
+            return _error(400, "utility_mismatch", "The batch names another utility.")
+        if len(payload["commands"]) > MAX_BATCH:
+            return _error(413, "batch_too_large", f"At most {MAX_BATCH} commands per batch.")
+        with self.lock:
+            results = self.receive(agreement, payload["commands"])
+        return self._answer(results)
+
+    def handle_cancel(self, partner: str, headers: dict[str, str], body: bytes) -> Reply:
+        fault = self._request_fault()
+        if fault is not None:
+            return fault
+        agreement, error = self._authenticate(partner, headers, body)
+        if agreement is None:
+            return error
+        payload = _json(body)
+        ids = payload.get("command_ids") if isinstance(payload, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return _error(400, "malformed_request", 'The body needs a "command_ids" list.')
+        with self.lock:
+            results = [
+                {
+                    "command_id": command_id,
+                    "status": "cancelled" if agreement.fleet.cancel(command_id) else "unknown",
+                }
+                for command_id in ids
+            ]
+        return Reply(200, {"results": results})
+
+    def handle_status(self, partner: str, command_id: str, headers: dict[str, str]) -> Reply:
+        agreement, error = self._authenticate(partner, headers, b"")
+        if agreement is None:
+            return error
+        with self.lock:
+            answer = agreement.results.get(command_id)
+            tracked = agreement.fleet.commands.get(command_id)
+            if answer is None:
+                return Reply(200, {"command_id": command_id, "status": "unknown", "reason": ""})
+            status = str(tracked.status) if tracked is not None else answer["status"]
+            return Reply(
+                200,
+                {"command_id": command_id, "status": status, "reason": answer.get("reason", "")},
+            )
+
+    def _authenticate(
+        self, partner: str, headers: dict[str, str], body: bytes
+    ) -> tuple[AgreementSim | None, Reply | None]:
+        candidates = [a for a in self.agreements if a.partner == partner and not a.pulls]
+        if not candidates:
+            return None, _error(404, "not_found", f"No partner {partner!r} here.")
+        now = self.clock()
+        try:
+            index = verify(
+                secrets=[a.signing_secret for a in candidates],
+                body=body,
+                timestamp_header=headers.get(TIMESTAMP_HEADER),
+                signature_header=headers.get(SIGNATURE_HEADER),
+                now=now,
+            )
+            self.replay_guard.check_and_remember(
+                signature_header=headers[SIGNATURE_HEADER],
+                timestamp=int(headers[TIMESTAMP_HEADER]),
+                now=now,
+            )
+        except SignatureError as refused:
+            return None, _error(401, refused.code, refused.message)
+        return candidates[index], None
+
+    def _request_fault(self) -> Reply | None:
+        """An outage or injected failure for this request, if one applies."""
+        now = self.clock()
+        with self.lock:
+            faults, chance = self.faults, self._chance
+            if faults.offline_until <= now and chance.random() < self.behaviour.offline_rate:
+                faults.offline_until = now + self.behaviour.offline_seconds
+            if faults.offline_until > now:
+                if faults.offline_mode == "timeout":
+                    return Reply(0, hang_seconds=faults.hang_seconds)
+                retry_after = str(max(1, int(faults.offline_until - now)))
+                return Reply(
+                    503,
+                    _error_body("offline", "Down for maintenance."),
+                    headers={"Retry-After": retry_after},
+                )
+            if chance.random() < faults.fail_5xx_rate:
+                return Reply(503, _error_body("unavailable", "Try again later."))
+            if chance.random() < faults.timeout_rate:
+                return Reply(0, hang_seconds=faults.hang_seconds)
+        return None
+
+    def _answer(self, results: list[dict]) -> Reply:
+        with self.lock:
+            faults, chance = self.faults, self._chance
+            if chance.random() < faults.lose_response_rate:
+                return Reply(503, _error_body("unavailable", "The answer was lost."))
+            if chance.random() < faults.invalid_response_rate:
+                return Reply(200, b"<html>Internal gateway hiccup</html>")
+            if results and chance.random() < faults.drop_results_rate:
+                keep = chance.randrange(len(results))
+                results = results[:keep]
+        return Reply(200, {"results": results})
+
+    # --- Deciding on commands ---------------------------------------------------------------
+
+    def receive(self, agreement: AgreementSim, items: list[Any]) -> list[dict]:
+        """Decide on each command (once: a repeated command id gets its first answer and is
+        not carried out again). Call with the lock held."""
+        results = []
+        for item in items:
+            command_id = item.get("command_id") if isinstance(item, dict) else None
+            if not isinstance(command_id, str) or not command_id:
+                results.append(
+                    {"command_id": command_id, "status": "rejected", "reason": "invalid_command"}
+                )
+                continue
+            answer = agreement.results.get(command_id)
+            if answer is None:
+                answer = self._decide(agreement, command_id, item)
+                agreement.results[command_id] = answer
+            results.append({"command_id": command_id, **answer})
+        return results
+
+    def _decide(self, agreement: AgreementSim, command_id: str, item: dict) -> dict[str, str]:
+        command, problem = self._command(agreement, command_id, item)
+        if command is not None:
+            problem = agreement.fleet.admission_problem(command)
+        chance = random.Random(f"{self.behaviour.seed}:{command_id}")
+        reject_rate = _override(self.faults.reject_rate, self.behaviour.reject_rate)
+        opt_out_rate = _override(self.faults.opt_out_rate, self.behaviour.opt_out_rate)
+        if not problem and chance.random() < reject_rate:
+            problem = chance.choice(REJECT_REASONS)
+        at = wire_time(datetime.fromtimestamp(self.clock(), UTC))
+        if problem:
+            if agreement.pulls:  # no response to carry the answer: acknowledge it
+                self.outbox.put_ack(
+                    agreement.partner,
+                    {"command_id": command_id, "status": "rejected", "reason": problem, "at": at},
+                )
+            return {"status": "rejected", "reason": problem}
+        agreement.fleet.add(command, opts_out=chance.random() < opt_out_rate)
+        agreement.actuations[command_id] += 1
+        self.outbox.put_ack(
+            agreement.partner, {"command_id": command_id, "status": "accepted", "at": at}
+        )
+        return {"status": "accepted", "reason": ""}
+
+    @staticmethod
+    def _command(
+        agreement: AgreementSim, command_id: str, item: dict
+    ) -> tuple[Command | None, str]:
+        try:
+            kind = Kind(item.get("kind"))
+        except ValueError:
+            return None, "unsupported_kind"
+        setpoint = item.get("setpoint_kw", 0)
+        if isinstance(setpoint, bool) or not isinstance(setpoint, int | float):
+            return None, "invalid_setpoint"
+        starts_at, ends_at = _parse_time(item.get("starts_at")), _parse_time(item.get("ends_at"))
+        if starts_at is None or ends_at is None:
+            return None, "invalid_window"
+        vehicle_id = agreement.vehicle_id_for(item)
+        if vehicle_id is None:
+            return None, "unknown_vehicle"
+        return Command(command_id, vehicle_id, kind, float(setpoint), starts_at, ends_at), ""
+
+    # --- Time passing -------------------------------------------------------------------------
+
+    def tick(self, *, post_telemetry: bool) -> None:
+        """Advance every fleet to now; queue the acknowledgements of finished commands, the
+        opt-outs, and (when asked) a reading per vehicle."""
+        to = datetime.fromtimestamp(self.clock(), UTC)
+        with self.lock:
+            for agreement in self.agreements:
+                readings, events = agreement.fleet.step(to)
+                for event in events:
+                    self._report(agreement, event)
+                if post_telemetry and not self.faults.telemetry_paused:
+                    self.outbox.put_readings(agreement.partner, map(reading_payload, readings))
+
+    def _report(self, agreement: AgreementSim, event: CommandEvent) -> None:
+        command = event.command
+        if event.status == CommandStatus.OPTED_OUT:
+            spec = agreement.fleet.vehicles[command.vehicle_id]
+            self.outbox.put_opt_out(
+                agreement.partner,
+                {
+                    "vin": spec.vin,
+                    "starts_at": wire_time(max(command.starts_at, event.at)),
+                    "ends_at": wire_time(command.ends_at),
+                    "reason": event.reason,
+                    "reference": f"sim-{command.command_id}"[:100],
+                },
+            )
+            return
+        ack = {
+            "command_id": command.command_id,
+            "status": str(event.status),
+            "at": wire_time(event.at),
+        }
+        if event.reason:
+            ack["reason"] = event.reason
+        self.outbox.put_ack(agreement.partner, ack)
+
+    # --- Admin ------------------------------------------------------------------------------
+
+    def set_faults(self, changes: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.faults.update(changes, now=self.clock())
+            return self.faults.as_dict(now=self.clock())
+
+    def reset_faults(self) -> dict[str, Any]:
+        with self.lock:
+            self.faults = Faults()
+            return self.faults.as_dict(now=self.clock())
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "faults": self.faults.as_dict(now=self.clock()),
+                "outbox": self.outbox.sizes(),
+                "agreements": [
+                    {
+                        "utility": a.utility,
+                        "partner": a.partner,
+                        "pulls": a.pulls,
+                        "commands": {
+                            command_id: {
+                                **answer,
+                                "actuations": a.actuations[command_id],
+                                "state": str(a.fleet.commands[command_id].status)
+                                if command_id in a.fleet.commands
+                                else answer["status"],
+                            }
+                            for command_id, answer in a.results.items()
+                        },
+                        "vehicles": {
+                            vid: {
+                                "soc_pct": round(s.soc_pct, 3),
+                                "power_kw": round(s.power_kw, 3),
+                                "plugged_in": s.plugged_in,
+                                "charged_kwh": round(s.charged_kwh, 6),
+                                "discharged_kwh": round(s.discharged_kwh, 6),
+                            }
+                            for vid, s in a.fleet.states.items()
+                        },
+                    }
+                    for a in self.agreements
+                ],
+            }
+
+
+def _override(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, _error_body(code, message))
