@@ -71,6 +71,9 @@ class Cap:
     REVIEW_INTERCONNECTION = "interconnection.review"
     VIEW_EVENTS = "events.view"
     DISPATCH_EVENTS = "events.dispatch"
+    VIEW_INCENTIVES = "incentives.view"
+    APPROVE_INCENTIVES = "incentives.approve"  # rebate/bonus approvals, disputes
+    IMPORT_CUSTOMERS = "customers.import"
     VIEW_BILLING = "billing.view"
     MANAGE_SETTLEMENT = "settlement.manage"
     # Installer / AHJ workspace capabilities.
@@ -93,6 +96,7 @@ _READ_ALL_UTILITY = {
     Cap.VIEW_INTERCONNECTION,
     Cap.VIEW_EVENTS,
     Cap.VIEW_BILLING,
+    Cap.VIEW_INCENTIVES,
 }
 
 CAPABILITIES: dict[str, frozenset[str]] = {
@@ -103,6 +107,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.MANAGE_CUSTOMERS,
             Cap.MANAGE_PARTNERS,
             Cap.MANAGE_EQUIPMENT,
+            Cap.APPROVE_INCENTIVES,
+            Cap.IMPORT_CUSTOMERS,
             Cap.DECIDE_ACCESS_REQUESTS,
             Cap.MANAGE_PROGRAMS,
             Cap.REVIEW_ENROLLMENTS,
@@ -120,6 +126,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.REVIEW_ENROLLMENTS,
             Cap.VIEW_EVENTS,
             Cap.VIEW_BILLING,
+            Cap.VIEW_INCENTIVES,
         }
     ),
     Role.INTERCONNECTION_ENGINEER: frozenset(
@@ -149,6 +156,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.VIEW_PROGRAMS,
             Cap.VIEW_EVENTS,
             Cap.VIEW_BILLING,
+            Cap.VIEW_INCENTIVES,
+            Cap.APPROVE_INCENTIVES,
             Cap.MANAGE_SETTLEMENT,
         }
     ),
@@ -157,8 +166,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.VIEW_DASHBOARD,
             Cap.VIEW_CUSTOMERS,
             Cap.MANAGE_CUSTOMERS,
+            Cap.IMPORT_CUSTOMERS,
             Cap.VIEW_DEVICES,
             Cap.VIEW_PROGRAMS,
+            Cap.VIEW_INCENTIVES,
         }
     ),
     # Auditors read everything in their utility and change nothing.

@@ -14,6 +14,7 @@ utility_patterns = [
     path("installers/", views.InstallerApprovalListView.as_view(), name="installer_list"),
     path("", include("portal.identity.utility_urls")),
     path("", include("devices.urls")),
+    path("", include("enrollment.urls")),
 ]
 
 urlpatterns = [

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -223,11 +223,13 @@ class FleetCloud:
         self.clock = clock
         self.replay_guard = ReplayGuard()
         self.lock = threading.RLock()
+        self.requests: Counter = Counter()  # requests received, by kind
         self._chance = random.Random(self.behaviour.seed)  # request-level faults only
 
     # --- Requests from the portal -----------------------------------------------------------
 
-    def handle_commands(self, partner: str, headers: dict[str, str], body: bytes) -> Reply:
+    def handle_commands(self, partner: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        self._count("commands")
         fault = self._request_fault()
         if fault is not None:
             return fault
@@ -245,7 +247,8 @@ class FleetCloud:
             results = self.receive(agreement, payload["commands"])
         return self._answer(results)
 
-    def handle_cancel(self, partner: str, headers: dict[str, str], body: bytes) -> Reply:
+    def handle_cancel(self, partner: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        self._count("cancel")
         fault = self._request_fault()
         if fault is not None:
             return fault
@@ -266,7 +269,8 @@ class FleetCloud:
             ]
         return Reply(200, {"results": results})
 
-    def handle_status(self, partner: str, command_id: str, headers: dict[str, str]) -> Reply:
+    def handle_status(self, partner: str, command_id: str, headers: Mapping[str, str]) -> Reply:
+        self._count("status")
         agreement, error = self._authenticate(partner, headers, b"")
         if agreement is None:
             return error
@@ -281,8 +285,12 @@ class FleetCloud:
                 {"command_id": command_id, "status": status, "reason": answer.get("reason", "")},
             )
 
+    def _count(self, kind: str) -> None:
+        with self.lock:
+            self.requests[kind] += 1
+
     def _authenticate(
-        self, partner: str, headers: dict[str, str], body: bytes
+        self, partner: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[AgreementSim | None, Reply | None]:
         candidates = [a for a in self.agreements if a.partner == partner and not a.pulls]
         if not candidates:

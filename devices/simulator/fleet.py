@@ -329,7 +329,8 @@ class Fleet:
             vin=spec.vin,
             ts=self.now,
             soc_pct=round(state.soc_pct, 3),
-            power_kw=round(state.power_kw, 3),
+            # Toward zero: a reading rounded up past the rating would be refused as impossible.
+            power_kw=math.trunc(state.power_kw * 1000) / 1000,
             plugged_in=state.plugged_in,
             charging_state=charging_state,
         )

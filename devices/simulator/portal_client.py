@@ -71,7 +71,11 @@ class PortalClient:
 
     def pull_commands(self, *, utility: str, limit: int) -> list[dict]:
         answer = self.call("GET", "/api/v1/commands", params={"utility": utility, "limit": limit})
-        items = answer.get("results", answer.get("commands", [])) if isinstance(answer, dict) else answer
+        items = (
+            answer.get("results", answer.get("commands", []))
+            if isinstance(answer, dict)
+            else answer
+        )
         return items if isinstance(items, list) else []
 
     # --- Plumbing ---------------------------------------------------------------------------

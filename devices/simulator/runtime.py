@@ -161,5 +161,8 @@ class SimulatorRuntime:
         rejected = answer.get("rejected") if isinstance(answer, dict) else None
         if rejected:
             logger.warning(
-                "Portal rejected %d of %d readings, e.g. %s", len(rejected), len(readings), rejected[:3]
+                "Portal rejected %d of %d readings, e.g. %s",
+                len(rejected),
+                len(readings),
+                rejected[:3],
             )

@@ -19,6 +19,7 @@ v1_patterns = [
     path("me", views.MeView.as_view(), name="me"),
     *router.urls,
     path("", include("devices.api.urls")),
+    path("", include("enrollment.api.urls")),
 ]
 
 urlpatterns = [

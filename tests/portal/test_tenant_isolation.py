@@ -18,6 +18,12 @@ from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
 from tests.devices.isolation_cases import DEVICES_CASES
+from tests.enrollment.isolation_cases import (
+    INCENTIVE_API,
+    INCENTIVE_CASES,
+    PROGRAM_API,
+    PROGRAM_CASES,
+)
 from tests.factories import (
     AHJFactory,
     AHJTerritoryFactory,
@@ -71,6 +77,8 @@ UTILITY_CASES: dict[str, Case] = {
     "utility:installer_list": Case(make=_installer, marker=lambda a: a.installer.name),
     **DEVICES_CASES,
     **IDENTITY_CASES,
+    **PROGRAM_CASES,
+    **INCENTIVE_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in
@@ -91,6 +99,8 @@ NOT_TENANT_DATA: dict[str, str] = {
     "oauth2_provider:token": "OAuth2 client credentials",
     "oauth2_provider:revoke-token": "OAuth2 token revocation",
     **IDENTITY_NOT_TENANT_DATA,
+    **PROGRAM_API,
+    **INCENTIVE_API,
 }
 
 # Whole areas with their own access rules.

@@ -1,4 +1,4 @@
-"""Customers (service accounts). Enrollment, incentives and interconnection build on these."""
+"""Customers (service accounts) of a utility."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ class ServiceAccount(TenantOwned):
     rate_class = models.CharField(max_length=20, choices=RateClass.choices)
     tariff = models.CharField(max_length=100, blank=True, help_text="Tariff name, e.g. EV2-A")
     smart_meter = models.BooleanField(default=True)
+    income_qualified = models.BooleanField(
+        default=False, help_text="Verified for the income-qualified incentive tier."
+    )
+    medical_need = models.BooleanField(
+        default=False, help_text="Medical baseline / life-support customer."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

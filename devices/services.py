@@ -1,0 +1,686 @@
+"""Device writes: vehicle registration and updates, opt-outs, and the command queue (issue,
+pull, acknowledge).
+
+Call these inside a scope covering the utilities involved. Every state change is checked
+against the current row — under a row lock, or as a compare-and-set UPDATE — and recorded
+in the audit trail. The command queue changes many rows at a time, so it writes one audit
+row per utility per batch (pull, acknowledgement, issue), listing the commands and their
+transitions, rather than one row per command. ``**audit_actor`` is passed on to
+``portal.audit.record``: ``actor=<user>``, or a partner client's
+``client_id=…, partner_name=…`` (``request.partner_access.audit_actor``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from devices.models import AdapterConfig, DeviceCommand, Mode, OptOut, Vehicle
+from enrollment.models import ServiceAccount
+from portal.audit import record
+from portal.models import AutomakerPartner, PartnerAgreement, Utility
+
+# --- Errors -------------------------------------------------------------------------------
+
+
+class DeviceError(Exception):
+    """A refused device action. ``code`` is stable (the API's error code); ``details`` are
+    machine-readable context that never names another utility."""
+
+    code = "request_failed"
+
+    def __init__(self, message: str, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class DeviceNotFound(DeviceError):
+    pass
+
+
+class DeviceConflict(DeviceError):
+    pass
+
+
+class UnknownVehicle(DeviceNotFound):
+    code = "unknown_vehicle"
+
+
+class VinActiveElsewhere(DeviceConflict):
+    code = "vin_active_elsewhere"
+
+
+class VehicleExists(DeviceConflict):
+    code = "vehicle_exists"
+
+
+class AmbiguousVehicle(DeviceConflict):
+    code = "ambiguous_vehicle"
+
+
+class ReferenceConflict(DeviceConflict):
+    code = "reference_conflict"
+
+
+# --- Vehicles -----------------------------------------------------------------------------
+
+MODE_FIELDS = {Mode.V1G: "supports_v1g", Mode.V2H: "supports_v2h", Mode.V2G: "supports_v2g"}
+# What a partner may change on a registered vehicle (model field names); the VIN, utility and
+# partner are fixed for the life of a registration.
+UPDATABLE_FIELDS = (
+    "partner_vehicle_id",
+    "model",
+    "model_year",
+    "usable_battery_kwh",
+    "max_charge_kw",
+    "max_discharge_kw",
+    "firmware_version",
+    "status",
+)
+
+
+def register_vehicle(
+    *,
+    utility: Utility,
+    partner: AutomakerPartner,
+    vin: str,
+    partner_vehicle_id: str,
+    model: str,
+    model_year: int,
+    usable_battery_kwh: float,
+    modes: Collection[str],
+    max_charge_kw: float,
+    max_discharge_kw: float = 0,
+    firmware_version: str = "",
+    account_number: str | None = None,
+    **audit_actor: Any,
+) -> Vehicle:
+    """Register a partner's vehicle in a utility. ``vin`` must be normalized
+    (``devices.vin.normalize_vin``). A VIN active anywhere else (another utility or another
+    partner) is ``VinActiveElsewhere``; one already registered here, or a taken
+    ``partner_vehicle_id``, is ``VehicleExists``; an unknown ``account_number`` is a
+    ValidationError on that field (code ``unknown_account``)."""
+    vehicle = Vehicle(
+        utility=utility,
+        partner=partner,
+        vin=vin,
+        partner_vehicle_id=partner_vehicle_id,
+        model=model,
+        model_year=model_year,
+        usable_battery_kwh=usable_battery_kwh,
+        max_charge_kw=max_charge_kw,
+        max_discharge_kw=max_discharge_kw,
+        firmware_version=firmware_version,
+        service_account=_service_account(utility=utility, account_number=account_number),
+        **{name: mode in modes for mode, name in MODE_FIELDS.items()},
+    )
+    vehicle.full_clean(validate_unique=False, validate_constraints=False)
+    with transaction.atomic():
+        _check_registration_free(vehicle)
+        _save_checked(vehicle)
+        record(
+            action="vehicle.registered",
+            utility=utility,
+            obj=vehicle,
+            to_state=vehicle.status,
+            changes={"vin": vin, "vehicle_id": partner_vehicle_id},
+            **audit_actor,
+        )
+    return vehicle
+
+
+def update_vehicle(*, vehicle: Vehicle, changes: Mapping[str, Any], **audit_actor: Any) -> Vehicle:
+    """Change a registered vehicle. ``changes`` holds ``UPDATABLE_FIELDS`` (model names),
+    ``modes`` (replaces the capabilities) and ``account_number`` (links another service
+    account; None unlinks). Reactivating a vehicle, or giving it a new partner id, is refused
+    when that is taken (see ``register_vehicle``)."""
+    unknown = set(changes) - {*UPDATABLE_FIELDS, "modes", "account_number"}
+    if unknown:
+        raise ValueError(f"Not updatable: {sorted(unknown)}")
+    with transaction.atomic():
+        locked = Vehicle.objects.select_for_update(of=("self",)).get(pk=vehicle.pk)
+        before = {name: getattr(locked, name) for name in _AUDITED_FIELDS}
+        for name, value in changes.items():
+            if name == "modes":
+                for mode, field_name in MODE_FIELDS.items():
+                    setattr(locked, field_name, mode in value)
+            elif name == "account_number":
+                locked.service_account = _service_account(
+                    utility=locked.utility, account_number=value
+                )
+            else:
+                setattr(locked, name, value)
+        after = {name: getattr(locked, name) for name in _AUDITED_FIELDS}
+        changed = {
+            name: [before[name], after[name]] for name in after if before[name] != after[name]
+        }
+        if not changed:
+            return locked
+        locked.full_clean(validate_unique=False, validate_constraints=False)
+        if locked.status == Vehicle.Status.ACTIVE and {"status", "partner_vehicle_id"} & set(
+            changed
+        ):
+            _check_registration_free(locked)
+        _save_checked(locked, update_fields=[*changed, "updated_at"])
+        status_change = changed.get("status", ["", ""])
+        if "service_account_id" in changed:
+            changed["account_number"] = [
+                _account_number(pk) for pk in changed.pop("service_account_id")
+            ]
+        record(
+            action="vehicle.updated",
+            utility=locked.utility,
+            obj=locked,
+            from_state=status_change[0],
+            to_state=status_change[1],
+            changes=changed,
+            **audit_actor,
+        )
+    return locked
+
+
+_AUDITED_FIELDS = (*UPDATABLE_FIELDS, *MODE_FIELDS.values(), "service_account_id")
+
+
+def _account_number(service_account_id: int | None) -> str | None:
+    if service_account_id is None:
+        return None
+    return (
+        ServiceAccount.objects.filter(pk=service_account_id)
+        .values_list("account_number", flat=True)
+        .first()
+    )
+
+
+def _service_account(*, utility: Utility, account_number: str | None) -> ServiceAccount | None:
+    if account_number is None or account_number == "":
+        return None
+    account = ServiceAccount.objects.filter(utility=utility, account_number=account_number).first()
+    if account is None:
+        raise ValidationError(
+            {
+                "account_number": ValidationError(
+                    "No service account with this number in this utility.",
+                    code="unknown_account",
+                )
+            }
+        )
+    return account
+
+
+def _check_registration_free(vehicle: Vehicle) -> None:
+    """Raise unless ``vehicle`` may be active: its VIN active nowhere else, its partner id
+    unused among the partner's active vehicles in its utility."""
+    with scopes_disabled():  # a VIN is active in one utility at most, across all of them
+        holder = (
+            Vehicle.objects.filter(vin=vehicle.vin, status=Vehicle.Status.ACTIVE)
+            .exclude(pk=vehicle.pk)
+            .values_list("utility_id", "partner_id")
+            .first()
+        )
+    if holder == (vehicle.utility_id, vehicle.partner_id):
+        raise VehicleExists("This VIN is already registered and active.", field="vin")
+    if holder is not None:
+        # Say nothing of where: another utility's registrations are not this client's business.
+        raise VinActiveElsewhere(
+            "This VIN is active in another program or with another partner; it must be "
+            "released there before it can be registered here."
+        )
+    taken = (
+        Vehicle.objects.filter(
+            utility_id=vehicle.utility_id,
+            partner_id=vehicle.partner_id,
+            partner_vehicle_id=vehicle.partner_vehicle_id,
+            status=Vehicle.Status.ACTIVE,
+        )
+        .exclude(pk=vehicle.pk)
+        .exists()
+    )
+    if taken:
+        raise VehicleExists(
+            "Another of your active vehicles in this utility has this vehicle_id.",
+            field="vehicle_id",
+        )
+
+
+def _save_checked(vehicle: Vehicle, **save_options: Any) -> None:
+    """Save; a concurrent registration that won the race shows up as the constraint
+    violation, reported as the conflict it is."""
+    try:
+        with transaction.atomic():
+            vehicle.save(**save_options)
+    except IntegrityError:
+        _check_registration_free(vehicle)
+        raise VehicleExists("This vehicle is already registered.") from None
+
+
+# --- Opt-outs -------------------------------------------------------------------------------
+
+LIVE_COMMAND_STATUSES = (
+    DeviceCommand.Status.PENDING,
+    DeviceCommand.Status.SENT,
+    DeviceCommand.Status.ACCEPTED,
+)
+
+
+def record_opt_out(
+    *,
+    vehicle: Vehicle,
+    event_ref: str = "",
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    reason: str = "",
+    reference: str = "",
+    **audit_actor: Any,
+) -> tuple[OptOut, bool]:
+    """Record that the customer opted out of one event (``event_ref``, the commands'
+    ``source_id``) or a time range, and mark the vehicle's live commands it covers
+    ``opted_out``. Idempotent on the partner's ``reference``: the same opt-out again returns
+    the first one and False; a reference reused for a different opt-out (or one of this
+    partner's in another utility) is ``ReferenceConflict``."""
+    if bool(event_ref) == (starts_at is not None or ends_at is not None):
+        raise ValidationError("Give either an event or a time range.", code="event_or_range")
+    if not event_ref and (starts_at is None or ends_at is None or ends_at <= starts_at):
+        raise ValidationError({"ends_at": ValidationError("Must be after starts_at.")})
+    wanted = {
+        "vehicle_id": vehicle.pk,
+        "event_ref": event_ref,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+    }
+    if reference:
+        existing = OptOut.objects.filter(
+            partner_id=vehicle.partner_id, partner_reference=reference
+        ).first()
+        if existing is not None:
+            return _same_opt_out(existing, wanted), False
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                opt_out = OptOut.objects.create(
+                    utility_id=vehicle.utility_id,
+                    partner_id=vehicle.partner_id,
+                    reason=reason,
+                    partner_reference=reference,
+                    **wanted,
+                )
+        except IntegrityError:  # the same reference, posted concurrently or elsewhere
+            existing = OptOut.objects.filter(
+                partner_id=vehicle.partner_id, partner_reference=reference
+            ).first()
+            if existing is None:
+                raise ReferenceConflict("This reference is used by another opt-out.") from None
+            return _same_opt_out(existing, wanted), False
+        opted_out = _opt_out_live_commands(opt_out)
+        record(
+            action="vehicle.opted_out",
+            utility=vehicle.utility,
+            obj=opt_out,
+            comment=reason,
+            changes={
+                "vehicle": vehicle.vin,
+                "event": event_ref,
+                "starts_at": starts_at.isoformat() if starts_at else None,
+                "ends_at": ends_at.isoformat() if ends_at else None,
+                "commands_opted_out": opted_out,
+            },
+            **audit_actor,
+        )
+    return opt_out, True
+
+
+def _same_opt_out(existing: OptOut, wanted: Mapping[str, Any]) -> OptOut:
+    if any(getattr(existing, name) != value for name, value in wanted.items()):
+        raise ReferenceConflict("This reference is used by a different opt-out.")
+    return existing
+
+
+def _opt_out_live_commands(opt_out: OptOut) -> list[str]:
+    """Mark the vehicle's live commands the opt-out covers; returns their command ids."""
+    covered = (
+        Q(source_id=opt_out.event_ref)
+        if opt_out.event_ref
+        else Q(starts_at__lt=opt_out.ends_at, ends_at__gt=opt_out.starts_at)
+    )
+    commands = dict(
+        DeviceCommand.objects.select_for_update(of=("self",))
+        .filter(covered, vehicle_id=opt_out.vehicle_id, status__in=LIVE_COMMAND_STATUSES)
+        .order_by("pk")
+        .values_list("pk", "idempotency_key")
+    )
+    if commands:
+        DeviceCommand.objects.filter(pk__in=commands, status__in=LIVE_COMMAND_STATUSES).update(
+            status=DeviceCommand.Status.OPTED_OUT,
+            status_reason=(opt_out.reason or "Customer opted out")[:250],
+            updated_at=timezone.now(),
+        )
+    return sorted(commands.values())
+
+
+# --- Commands: issue ----------------------------------------------------------------------
+
+_COMMAND_KEY_NAMESPACE = uuid.UUID("0b8f8a52-5d1e-4c55-9a43-6d3c2f6f9e10")
+
+
+def command_key(
+    *, source_type: str, source_id: str, vehicle_id: int, revision: int, sequence: int = 0
+) -> str:
+    """The idempotency key (the partner's ``command_id``) of one command: the same source,
+    vehicle, revision and sequence always give the same key."""
+    name = f"{source_type}\x1f{source_id}\x1f{vehicle_id}\x1f{revision}\x1f{sequence}"
+    return str(uuid.uuid5(_COMMAND_KEY_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command to issue. ``sequence`` tells apart several commands to the same vehicle
+    from the same source revision (a schedule of setpoints)."""
+
+    vehicle_id: int
+    kind: str  # DeviceCommand.Kind
+    setpoint_kw: float
+    starts_at: datetime
+    ends_at: datetime
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class IssuedCommands:
+    created: int
+    commands: list[DeviceCommand]  # in the order of the specs, new or already there
+
+
+def issue_commands(
+    *,
+    source_type: str,
+    source_id: str,
+    revision: int,
+    specs: Sequence[CommandSpec],
+    **audit_actor: Any,
+) -> IssuedCommands:
+    """Create the commands in bulk, each keyed by ``command_key``. Re-issuing the same
+    source revision creates nothing new (conflicts are ignored). A command whose vehicle has
+    already opted out of the source event (``OptOut.event_ref == source_id``) or of a range
+    overlapping it is created ``opted_out``, never to be sent. Unknown vehicles (outside the
+    current scope) raise ``UnknownVehicle``."""
+    for spec in specs:
+        if spec.kind not in DeviceCommand.Kind.values:
+            raise ValueError(f"Unknown command kind {spec.kind!r}.")
+        if timezone.is_naive(spec.starts_at) or timezone.is_naive(spec.ends_at):
+            raise ValueError("Command times must be aware.")
+        if spec.ends_at <= spec.starts_at:
+            raise ValueError("A command must end after it starts.")
+    if not specs:
+        return IssuedCommands(created=0, commands=[])
+    vehicle_ids = {spec.vehicle_id for spec in specs}
+    vehicles = {
+        pk: (utility_id, partner_id)
+        for pk, utility_id, partner_id in Vehicle.objects.filter(pk__in=vehicle_ids).values_list(
+            "pk", "utility_id", "partner_id"
+        )
+    }
+    if missing := vehicle_ids - vehicles.keys():
+        raise UnknownVehicle(f"No vehicle with id(s) {sorted(missing)} here.")
+    keys = [
+        command_key(
+            source_type=source_type,
+            source_id=source_id,
+            vehicle_id=spec.vehicle_id,
+            revision=revision,
+            sequence=spec.sequence,
+        )
+        for spec in specs
+    ]
+    opt_outs = _opt_outs_by_vehicle(vehicle_ids, event_ref=source_id, specs=specs)
+    with transaction.atomic():
+        existing = set(
+            DeviceCommand.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        new = [
+            DeviceCommand(
+                utility_id=vehicles[spec.vehicle_id][0],
+                partner_id=vehicles[spec.vehicle_id][1],
+                vehicle_id=spec.vehicle_id,
+                kind=spec.kind,
+                setpoint_kw=spec.setpoint_kw,
+                starts_at=spec.starts_at,
+                ends_at=spec.ends_at,
+                idempotency_key=key,
+                source_type=source_type,
+                source_id=source_id,
+                revision=revision,
+                **_opted_out_fields(opt_outs.get(spec.vehicle_id, ()), spec, source_id),
+            )
+            for spec, key in zip(specs, keys, strict=True)
+            if key not in existing
+        ]
+        DeviceCommand.objects.bulk_create(new, ignore_conflicts=True)
+        by_key = {
+            command.idempotency_key: command
+            for command in DeviceCommand.objects.filter(idempotency_key__in=keys)
+        }
+        created_by_utility: dict[int, list[str]] = defaultdict(list)
+        for command in new:
+            created_by_utility[command.utility_id].append(command.idempotency_key)
+        for utility_id, created in created_by_utility.items():
+            record(
+                action="command.issued",
+                utility=Utility.objects.get(pk=utility_id),
+                to_state=DeviceCommand.Status.PENDING,
+                changes={
+                    "source_type": source_type,
+                    "source_id": source_id,
+                    "revision": revision,
+                    "command_ids": created,
+                },
+                **audit_actor,
+            )
+    return IssuedCommands(created=len(new), commands=[by_key[key] for key in keys])
+
+
+def _opt_outs_by_vehicle(
+    vehicle_ids: Collection[int], *, event_ref: str, specs: Sequence[CommandSpec]
+) -> dict[int, list[OptOut]]:
+    earliest = min(spec.starts_at for spec in specs)
+    latest = max(spec.ends_at for spec in specs)
+    found: dict[int, list[OptOut]] = defaultdict(list)
+    for opt_out in OptOut.objects.filter(vehicle_id__in=vehicle_ids).filter(
+        Q(event_ref=event_ref) | Q(starts_at__lt=latest, ends_at__gt=earliest)
+    ):
+        found[opt_out.vehicle_id].append(opt_out)
+    return found
+
+
+def _opted_out_fields(
+    opt_outs: Sequence[OptOut], spec: CommandSpec, event_ref: str
+) -> dict[str, Any]:
+    for opt_out in opt_outs:
+        if (opt_out.event_ref and opt_out.event_ref == event_ref) or (
+            opt_out.starts_at is not None
+            and opt_out.starts_at < spec.ends_at
+            and opt_out.ends_at > spec.starts_at
+        ):
+            return {"status": DeviceCommand.Status.OPTED_OUT, "status_reason": "Customer opted out"}
+    return {}
+
+
+# --- Commands: pull and acknowledge ---------------------------------------------------------
+
+
+def pull_commands(
+    *,
+    partner: AutomakerPartner,
+    utility_ids: Sequence[int],
+    limit: int,
+    now: datetime | None = None,
+    **audit_actor: Any,
+) -> list[DeviceCommand]:
+    """Hand the partner its oldest pending commands (still running or to come) in the
+    utilities where it pulls (agreements without a webhook adapter), marking them ``sent``.
+    Rows another pull holds are skipped (``SKIP LOCKED`` on PostgreSQL; SQLite serializes
+    writers), so two concurrent pulls never get the same command."""
+    now = now or timezone.now()
+    pending = DeviceCommand.Status.PENDING
+    with transaction.atomic():
+        ids = list(
+            DeviceCommand.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                partner=partner,
+                utility_id__in=_pull_utility_ids(partner=partner, utility_ids=utility_ids),
+                status=pending,
+                ends_at__gt=now,
+            )
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        DeviceCommand.objects.filter(pk__in=ids, status=pending).update(
+            status=DeviceCommand.Status.SENT,
+            sent_at=now,
+            updated_at=now,
+            attempts=F("attempts") + 1,
+        )
+        commands = list(
+            DeviceCommand.objects.filter(pk__in=ids, status=DeviceCommand.Status.SENT, sent_at=now)
+            .select_related("vehicle", "utility")
+            .order_by("created_at", "pk")
+        )
+        by_utility: dict[Utility, list[str]] = defaultdict(list)
+        for command in commands:
+            by_utility[command.utility].append(command.idempotency_key)
+        for utility, keys in by_utility.items():
+            record(
+                action="command.sent",
+                utility=utility,
+                from_state=pending,
+                to_state=DeviceCommand.Status.SENT,
+                comment=f"{len(keys)} command(s) pulled by the partner",
+                changes={"command_ids": keys},
+                **audit_actor,
+            )
+    return commands
+
+
+def _pull_utility_ids(*, partner: AutomakerPartner, utility_ids: Sequence[int]) -> list[int]:
+    """Commands to a partner with a webhook adapter are pushed to it, never pulled."""
+    return list(
+        PartnerAgreement.objects.filter(partner=partner, utility_id__in=utility_ids)
+        .exclude(adapter_config__kind=AdapterConfig.Kind.WEBHOOK)
+        .values_list("utility_id", flat=True)
+    )
+
+
+ACKNOWLEDGED_STATUSES = (
+    DeviceCommand.Status.ACCEPTED,
+    DeviceCommand.Status.REJECTED,
+    DeviceCommand.Status.COMPLETED,
+    DeviceCommand.Status.FAILED,
+)
+
+
+@dataclass(frozen=True)
+class CommandAck:
+    command_id: str
+    status: str  # one of ACKNOWLEDGED_STATUSES
+    reason: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AckResult:
+    command_id: str
+    ok: bool
+    changed: bool = False
+    status: str | None = None  # the command's status after this acknowledgement
+    code: str = ""  # when not ok: unknown_command or invalid_transition
+    message: str = ""
+
+
+def acknowledge_commands(
+    *,
+    partner: AutomakerPartner,
+    utility_ids: Sequence[int],
+    acks: Sequence[CommandAck],
+    now: datetime | None = None,
+    **audit_actor: Any,
+) -> list[AckResult]:
+    """Apply the partner's acknowledgements in order, one result each. A command of
+    another partner or utility is ``unknown_command``; a move ``DeviceCommand.ALLOWED``
+    does not allow (e.g. completed → accepted) is ``invalid_transition``; repeating the
+    status a command already has is ok and changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        commands = {
+            command.idempotency_key: command
+            for command in DeviceCommand.objects.select_for_update(of=("self",))
+            .filter(
+                partner=partner,
+                utility_id__in=utility_ids,
+                idempotency_key__in={ack.command_id for ack in acks},
+            )
+            .select_related("utility")
+            .order_by("pk")
+        }
+        first_status: dict[str, str] = {}
+        results = [_apply_ack(commands.get(ack.command_id), ack, now, first_status) for ack in acks]
+        changed = [
+            commands[key] for key, status in first_status.items() if commands[key].status != status
+        ]
+        DeviceCommand.objects.bulk_update(
+            changed, ["status", "status_reason", "acknowledged_at", "updated_at"]
+        )
+        transitions: dict[Utility, dict[str, list[str]]] = defaultdict(dict)
+        for command in changed:
+            key = command.idempotency_key
+            transitions[command.utility][key] = [first_status[key], command.status]
+        for utility, moves in transitions.items():
+            record(
+                action="command.acknowledged",
+                utility=utility,
+                comment=f"{len(moves)} command(s) acknowledged by the partner",
+                changes={"transitions": moves},
+                **audit_actor,
+            )
+    return results
+
+
+def _apply_ack(
+    command: DeviceCommand | None, ack: CommandAck, now: datetime, first_status: dict[str, str]
+) -> AckResult:
+    if command is None:
+        return AckResult(
+            command_id=ack.command_id,
+            ok=False,
+            code="unknown_command",
+            message="No command of yours with this command_id.",
+        )
+    if command.status == ack.status:
+        return AckResult(command_id=ack.command_id, ok=True, status=command.status)
+    if ack.status not in DeviceCommand.ALLOWED.get(command.status, ()):
+        return AckResult(
+            command_id=ack.command_id,
+            ok=False,
+            status=command.status,
+            code="invalid_transition",
+            message=f"A {command.status} command cannot become {ack.status}.",
+        )
+    first_status.setdefault(command.idempotency_key, command.status)
+    command.status = ack.status
+    command.status_reason = ack.reason[:250]
+    command.acknowledged_at = min(ack.at, now) if ack.at else now
+    command.updated_at = now
+    return AckResult(command_id=ack.command_id, ok=True, changed=True, status=command.status)

@@ -1,0 +1,3 @@
+"""Incentives: offers, applications, the append-only ledger, payout batches and disputes."""
+
+from __future__ import annotations

@@ -1,0 +1,8 @@
+"""Enrollment and incentive pages under /u/<utility_slug>/ (namespace "utility")."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("enrollment.programs_urls")),
+    path("", include("enrollment.incentives_urls")),
+]
