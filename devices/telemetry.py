@@ -28,18 +28,24 @@ Dispatch reads the latest state of a whole fleet with ``latest_states`` (one que
 
 from __future__ import annotations
 
+import gc
+import json
 import math
+import operator
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import chain
+from functools import reduce
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from devices.models import AdapterConfig, TelemetryReading, TelemetryRollup, Vehicle, VehicleState
 from portal.models import AutomakerPartner, Utility
@@ -173,23 +179,32 @@ class _Fleet:
     def __init__(self, *, partner, utility_ids, vehicle_ids: set[str], vins: set[str]):
         self.by_vehicle_id: dict[str, list[_Vehicle]] = defaultdict(list)
         self.by_vin: dict[str, _Vehicle] = {}
-        if not vehicle_ids and not vins:
-            return
-        rows = (
+        active = (
             Vehicle.objects.filter(
                 partner=partner, utility_id__in=utility_ids, status=Vehicle.Status.ACTIVE
             )
-            .filter(Q(partner_vehicle_id__in=vehicle_ids) | Q(vin__in=vins))
+            .order_by()
             .values_list(
                 "partner_vehicle_id", "pk", "utility_id", "vin", "max_charge_kw", "max_discharge_kw"
             )
         )
-        for partner_vehicle_id, *fields in rows:
-            vehicle = _Vehicle(*fields)
-            self.by_vehicle_id[partner_vehicle_id].append(vehicle)
-            self.by_vin[vehicle.vin] = vehicle
+        for field_name, wanted in (("partner_vehicle_id", vehicle_ids), ("vin", vins)):
+            if not wanted:
+                continue
+            for partner_vehicle_id, *fields in _among(active, field_name, wanted):
+                vehicle = _Vehicle(*fields)
+                if vehicle not in self.by_vehicle_id[partner_vehicle_id]:
+                    self.by_vehicle_id[partner_vehicle_id].append(vehicle)
+                self.by_vin[vehicle.vin] = vehicle
 
     def find(self, vehicle_id: Any, vin: Any) -> _Vehicle:
+        if vin is None and type(vehicle_id) is str:  # the common case, first
+            candidates = self.by_vehicle_id.get(vehicle_id)
+            if candidates is not None and len(candidates) == 1:
+                return candidates[0]
+        return self._find(vehicle_id, vin)
+
+    def _find(self, vehicle_id: Any, vin: Any) -> _Vehicle:
         if vehicle_id is None and vin is None:
             raise _Rejected(RejectCode.MISSING_FIELD, "vehicle_id or vin is required.")
         for name, value in (("vehicle_id", vehicle_id), ("vin", vin)):
@@ -219,6 +234,11 @@ def _lookup_key(value: Any) -> str | None:
     return None
 
 
+class _Refusal(NamedTuple):
+    code: RejectCode
+    message: str
+
+
 class _Clock:
     """Parses timestamps (each distinct string once: a fleet's readings share them) and
     checks them against the accepted window."""
@@ -226,9 +246,10 @@ class _Clock:
     def __init__(self, now: datetime):
         self.latest = now + future_skew()
         self.earliest = now - late_window()
-        self._parsed: dict[str, datetime | _Rejected] = {}
+        self._parsed: dict[str, tuple[datetime, int] | _Refusal] = {}
 
-    def parse(self, value: Any) -> datetime:
+    def parse(self, value: Any) -> tuple[datetime, int]:
+        """The timestamp as aware UTC, and in microseconds since the epoch."""
         if value is None:
             raise _Rejected(RejectCode.MISSING_FIELD, "ts is required.")
         if not isinstance(value, str):
@@ -236,32 +257,41 @@ class _Clock:
         parsed = self._parsed.get(value)
         if parsed is None:
             parsed = self._parsed[value] = self._check(value)
-        if isinstance(parsed, _Rejected):
-            raise parsed
+        if isinstance(parsed, _Refusal):
+            raise _Rejected(parsed.code, parsed.message)
         return parsed
 
-    def _check(self, value: str) -> datetime | _Rejected:
+    def _check(self, value: str) -> tuple[datetime, int] | _Refusal:
         try:
-            ts = datetime.fromisoformat(value)
-            if ts.tzinfo is None or ts.utcoffset() is None:
-                return _Rejected(
-                    RejectCode.INVALID_TIMESTAMP,
-                    "ts needs a UTC offset, e.g. 2026-07-01T17:00:00-07:00 or …Z.",
-                )
-            ts = ts.astimezone(UTC)
-        except (ValueError, OverflowError):
-            return _Rejected(RejectCode.INVALID_TIMESTAMP, "ts is not an ISO 8601 timestamp.")
+            ts = parse_timestamp(value)
+        except ValueError as exc:
+            return _Refusal(RejectCode.INVALID_TIMESTAMP, f"ts {exc}")
         if ts > self.latest:
-            return _Rejected(
-                RejectCode.TIMESTAMP_IN_FUTURE,
-                f"ts is more than {future_skew().total_seconds():g} s ahead of the portal's clock.",
+            seconds = future_skew().total_seconds()
+            return _Refusal(
+                RejectCode.TIMESTAMP_IN_FUTURE, f"ts is over {seconds:g} s ahead of our clock."
             )
         if ts < self.earliest:
-            return _Rejected(
-                RejectCode.TIMESTAMP_TOO_OLD,
-                f"ts is older than {late_window().days} days; such readings are not accepted.",
+            days = late_window().days
+            return _Refusal(
+                RejectCode.TIMESTAMP_TOO_OLD, f"ts is over {days} days old; too late to accept."
             )
-        return ts
+        return ts, _us(ts)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An ISO 8601 timestamp with a UTC offset, as aware UTC; ValueError saying what is
+    wrong otherwise (a timestamp without an offset is ambiguous, so refused)."""
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not an ISO 8601 timestamp.") from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-07-01T17:00:00-07:00 or …Z.")
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range.") from None
 
 
 def _number(reading: dict[str, Any], name: str) -> float:
@@ -279,6 +309,9 @@ def _number(reading: dict[str, Any], name: str) -> float:
     return number
 
 
+_Key = tuple[int, int]  # (vehicle id, microseconds since the epoch): one reading
+
+
 class _Row(NamedTuple):
     """A reading as stored (the column order of ``_READING_COLUMNS``)."""
 
@@ -293,8 +326,8 @@ class _Row(NamedTuple):
 
 def _normalized(
     reading: dict[str, Any], vehicle: _Vehicle, normalization: Normalization, clock: _Clock
-) -> _Row:
-    ts = clock.parse(reading.get("ts"))
+) -> tuple[_Key, _Row]:
+    ts, ts_us = clock.parse(reading.get("ts"))
     soc_pct = _number(reading, "soc")
     if normalization.soc_multiplier != 1.0:
         soc_pct = round(soc_pct * normalization.soc_multiplier, 9)
@@ -322,15 +355,10 @@ def _normalized(
         raise _Rejected(
             RejectCode.INVALID_VALUE, f"charging_state must be one of {', '.join(CHARGING_STATES)}."
         )
-    return _Row(
-        vehicle.utility_id,
-        vehicle.pk,
-        ts,
-        soc_pct,
-        power_kw,
-        plugged_in,
-        charging_state.lower(),
+    row = _Row(
+        vehicle.utility_id, vehicle.pk, ts, soc_pct, power_kw, plugged_in, charging_state.lower()
     )
+    return (vehicle.pk, ts_us), row
 
 
 # --- Ingest -------------------------------------------------------------------------------
@@ -348,6 +376,34 @@ def ingest(
     in ``utility_ids`` are found; call it inside a scope covering those utilities."""
     if len(readings) > MAX_READINGS_PER_BATCH:
         raise ValueError(f"At most {MAX_READINGS_PER_BATCH} readings per batch.")
+    with gc_paused():
+        return _ingest(
+            partner=partner, utility_ids=utility_ids, readings=readings, received_at=received_at
+        )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector: it would walk a batch's tens of thousands of new
+    objects again and again (a sixth of an ingest's CPU), and a batch makes no reference
+    cycles. It runs again, and catches up, as soon as the batch is done."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _ingest(
+    *,
+    partner: AutomakerPartner,
+    utility_ids: Sequence[int],
+    readings: Sequence[Any],
+    received_at: datetime | None,
+) -> IngestResult:
     received_at = received_at or datetime.now(UTC)
     normalizations = normalizations_for(partner=partner, utility_ids=utility_ids)
     identity_names = _identity_names(normalizations.values())
@@ -360,7 +416,7 @@ def ingest(
     )
     clock = _Clock(received_at)
 
-    rows: dict[tuple[int, datetime], _Row] = {}
+    rows: dict[_Key, _Row] = {}
     rejected: list[Rejection] = []
     duplicates = 0
     for index, (reading, (vehicle_id, vin)) in enumerate(zip(readings, identities, strict=True)):
@@ -369,17 +425,16 @@ def ingest(
                 raise _Rejected(RejectCode.INVALID_VALUE, "Each reading must be an object.")
             vehicle = fleet.find(vehicle_id, vin)
             normalization = normalizations[vehicle.utility_id]
-            row = _normalized(normalization.rename(reading), vehicle, normalization, clock)
+            key, row = _normalized(normalization.rename(reading), vehicle, normalization, clock)
         except _Rejected as exc:
             rejected.append(Rejection(index=index, code=exc.code, message=exc.message))
             continue
-        key = (row.vehicle_id, row.ts)
         if key in rows:
             duplicates += 1
         else:
             rows[key] = row
 
-    new_keys = _store(list(rows.values()), received_at=received_at) if rows else set()
+    new_keys = _store(rows, received_at=received_at) if rows else set()
     return IngestResult(
         accepted=len(new_keys),
         duplicates=duplicates + len(rows) - len(new_keys),
@@ -445,23 +500,20 @@ _ROLLUP_COLUMNS = (
 )
 
 
-def _store(rows: list[_Row], *, received_at: datetime) -> set[tuple[int, datetime]]:
+def _store(rows: dict[_Key, _Row], *, received_at: datetime) -> set[_Key]:
     """Store valid, de-duplicated readings; returns the keys of those that were new."""
-    vehicle_ids = sorted({row.vehicle_id for row in rows})
     with transaction.atomic():
-        _lock_vehicles(vehicle_ids)
+        _lock_vehicles(sorted({vehicle_id for vehicle_id, _ in rows}))
         inserted = _bulk_insert(
             TelemetryReading,
             _READING_COLUMNS,
-            [(*row, received_at) for row in rows],
+            [(*row, received_at) for row in rows.values()],
             conflict="ON CONFLICT (vehicle_id, ts) DO NOTHING",
-            returning=("vehicle_id", "ts"),
+            returning=("vehicle_id", _epoch_us_sql("ts")),
         )
-        new_keys = {(vehicle_id, _aware(ts)) for vehicle_id, ts in inserted}
-        by_key = {(row.vehicle_id, row.ts): row for row in rows}
-        new_rows = [by_key[key] for key in new_keys]
-        _update_rollups(new_rows)
-        _update_states(rows, received_at=received_at)
+        new_keys = {(vehicle_id, _as_us(ts)) for vehicle_id, ts in inserted}
+        _update_rollups({key: rows[key] for key in new_keys})
+        _update_states(rows.values(), received_at=received_at)
     return new_keys
 
 
@@ -478,7 +530,7 @@ def _lock_vehicles(vehicle_ids: list[int]) -> None:
         )
 
 
-def _update_states(rows: list[_Row], *, received_at: datetime) -> None:
+def _update_states(rows: Iterable[_Row], *, received_at: datetime) -> None:
     latest: dict[int, _Row] = {}
     for row in rows:
         current = latest.get(row.vehicle_id)
@@ -531,14 +583,14 @@ def energy_by_interval(points: Sequence[_Point]) -> dict[int, list[float]]:
     return intervals
 
 
-def _update_rollups(new_rows: list[_Row]) -> None:
+def _update_rollups(new_rows: Mapping[_Key, _Row]) -> None:
     if not new_rows:
         return
     new_points: dict[int, list[_Point]] = defaultdict(list)
     utility_of: dict[int, int] = {}
-    for row in new_rows:
-        new_points[row.vehicle_id].append((_us(row.ts), row.power_kw))
-        utility_of[row.vehicle_id] = row.utility_id
+    for (vehicle_id, at), row in new_rows.items():
+        new_points[vehicle_id].append((at, row.power_kw))
+        utility_of[vehicle_id] = row.utility_id
     for points in new_points.values():
         points.sort()
     stored = _stored_neighbours(new_points)
@@ -588,32 +640,35 @@ def _stored_neighbours(new_points: Mapping[int, list[_Point]]) -> dict[int, list
     """The stored readings (before this batch) whose hold the new readings can change.
 
     For a vehicle whose new readings all follow its latest state, that is the state alone:
-    the readings before it keep their holds. Otherwise (late or out-of-order data, or a
-    vehicle never seen) it is every stored reading within ``MAX_HOLD`` of the new ones.
+    the readings before it keep their holds. Otherwise (late or out-of-order data, or no
+    state yet) it is every stored reading within ``MAX_HOLD`` of the new ones.
     """
-    states = dict(
-        (vehicle_id, (ts, power_kw))
-        for vehicle_id, ts, power_kw in VehicleState.objects.filter(
-            vehicle_id__in=list(new_points)
-        ).values_list("vehicle_id", "ts", "power_kw")
-    )
+    states = {
+        vehicle_id: (_as_us(at), power_kw)
+        for vehicle_id, at, power_kw in _among(VehicleState.objects.all(), "vehicle_id", new_points)
+        .annotate(at=RawSQL(_epoch_us_sql(f"{VehicleState._meta.db_table}.ts"), ()))  # noqa: S611
+        .values_list("vehicle_id", "at", "power_kw")
+    }
     stored: dict[int, list[_Point]] = {}
-    windows = Q()
+    windows = []
     for vehicle_id, points in new_points.items():
         state = states.get(vehicle_id)
-        if state is None:
-            stored[vehicle_id] = []  # never reported: nothing stored to build on
-        elif _us(state[0]) < points[0][0]:
-            stored[vehicle_id] = [(_us(state[0]), state[1])]
+        if state is not None and state[0] < points[0][0]:
+            stored[vehicle_id] = [state]
         else:
-            windows |= Q(
-                vehicle_id=vehicle_id,
-                ts__gte=_EPOCH + (points[0][0] - _HOLD_US) * _MICROSECOND,
-                ts__lte=_EPOCH + (points[-1][0] + _HOLD_US) * _MICROSECOND,
+            windows.append(
+                Q(
+                    vehicle_id=vehicle_id,
+                    ts__gte=_EPOCH + (points[0][0] - _HOLD_US) * _MICROSECOND,
+                    ts__lte=_EPOCH + (points[-1][0] + _HOLD_US) * _MICROSECOND,
+                )
             )
-    if windows:
-        new = {(vehicle_id, at) for vehicle_id, points in new_points.items() for at, _ in points}
-        rows = TelemetryReading.objects.filter(windows).values_list("vehicle_id", "ts", "power_kw")
+    new = {(vehicle_id, at) for vehicle_id, points in new_points.items() for at, _ in points}
+    # A few hundred windows per query: SQLite refuses deeper expressions.
+    for start in range(0, len(windows), _WINDOWS_PER_QUERY):
+        rows = TelemetryReading.objects.filter(
+            reduce(operator.or_, windows[start : start + _WINDOWS_PER_QUERY])
+        ).values_list("vehicle_id", "ts", "power_kw")
         for vehicle_id, ts, power_kw in rows.order_by("vehicle_id", "ts"):
             point = (_us(ts), power_kw)
             if (vehicle_id, point[0]) not in new:
@@ -621,7 +676,13 @@ def _stored_neighbours(new_points: Mapping[int, list[_Point]]) -> dict[int, list
     return stored
 
 
+_WINDOWS_PER_QUERY = 200
+
+
 # --- Bulk writes ----------------------------------------------------------------------------
+
+
+_COPY_TYPES: dict[str, list[int]] = {}  # staging table → its columns' type oids
 
 
 def _bulk_insert(
@@ -636,36 +697,41 @@ def _bulk_insert(
     fastest way each database takes many rows. Returns the RETURNING rows."""
     if not rows:
         return []
-    assert connection.in_atomic_block, "the staging table lives until the transaction ends"
+    assert connection.in_atomic_block, "the staging table is emptied when the transaction ends"
     table = model._meta.db_table
     column_list = ", ".join(columns)
     returning_sql = f" RETURNING {', '.join(returning)}" if returning else ""
+    # Identifiers come from model metadata and this module; values are copied or bound.
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            staging = f"staging_{table}"
-            cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+            # One staging table per connection and column list, emptied before each use and
+            # at each commit: creating and dropping one per batch would churn the catalogs.
+            staging = f"staging_{table}_{zlib.crc32(column_list.encode()):08x}"
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
-                f"SELECT {column_list} FROM {table} WITH NO DATA"
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                f"SELECT {column_list} FROM {table} WITH NO DATA; TRUNCATE {staging}"
             )
-            with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
+            if staging not in _COPY_TYPES:
+                cursor.execute(f"SELECT {column_list} FROM {staging} LIMIT 0")  # noqa: S608
+                _COPY_TYPES[staging] = [column.type_code for column in cursor.description]
+            with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_COPY_TYPES[staging])  # binary: several times faster than text
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "
-                f"{conflict}{returning_sql}"
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} {conflict}{returning_sql}"  # noqa: S608
             )
             return cursor.fetchall() if returning else []
 
         adapt = connection.ops.adapt_datetimefield_value
         per_statement = max(1, connection.features.max_query_params // len(columns))
-        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        row_placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         returned: list[tuple] = []
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
+            values = ", ".join([row_placeholders] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {table} ({column_list}) VALUES "
-                f"{', '.join([placeholders] * len(chunk))} {conflict}{returning_sql}",
+                f"INSERT INTO {table} ({column_list}) VALUES {values} {conflict}{returning_sql}",  # noqa: S608
                 [adapt(v) if isinstance(v, datetime) else v for row in chunk for v in row],
             )
             if returning:
@@ -673,11 +739,49 @@ def _bulk_insert(
         return returned
 
 
-def _aware(value: datetime | str) -> datetime:
-    """A timestamp as the database returned it from raw SQL, as aware UTC (SQLite: text)."""
+def _epoch_us_sql(column: str) -> str:
+    """SQL for a timestamp column in microseconds since the epoch, where the database
+    computes that exactly (PostgreSQL: integers come back far cheaper than timestamps).
+    SQLite hands back the column as it is; ``_as_us`` reads both."""
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+    return column
+
+
+def _as_us(value: int | datetime | str) -> int:
+    if isinstance(value, int):
+        return value
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return _us(value.replace(tzinfo=UTC))  # SQLite: naive UTC, as a datetime or as text
+
+
+# Up to this many values, PostgreSQL looks each one up in an index (joined with unnest; with
+# "= ANY" it would scan the table); beyond it, scanning and hashing the list is quicker (and
+# that is what "= ANY" gets: a join with unnest would probe the index once per value).
+_INDEX_LOOKUPS_UP_TO = 5_000
+
+
+def _among(query: QuerySet, field_name: str, values: Iterable) -> QuerySet:
+    """``query`` narrowed to rows whose ``field_name`` is one of ``values``, in one query
+    however many: the values travel as one parameter (a PostgreSQL array, a JSON list for
+    SQLite, which allows only so many parameters), cheap to send and to plan."""
+    values = list(values)
+    if not values:
+        return query.none()
+    if connection.vendor != "postgresql":
+        listed = RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),))  # noqa: S611
+        return query.filter(**{f"{field_name}__in": listed})
+    if isinstance(values[0], str):
+        array, array_type = values, "text[]"  # psycopg quotes each string
+    else:  # ids: an array literal of integers is far quicker to build than to adapt
+        array, array_type = "{" + ",".join(str(int(value)) for value in values) + "}", "bigint[]"
+    if len(values) > _INDEX_LOOKUPS_UP_TO:
+        column = f"{query.model._meta.db_table}.{query.model._meta.get_field(field_name).column}"
+        matches = RawSQL(f"{column} = ANY(%s::{array_type})", (array,), BooleanField())  # noqa: S611
+        return query.filter(matches)
+    subquery = RawSQL(f"SELECT unnest(%s::{array_type})", (array,))  # noqa: S611 - bound values
+    return query.filter(**{f"{field_name}__in": subquery})
 
 
 # --- Reads ----------------------------------------------------------------------------------
@@ -693,19 +797,21 @@ class LatestState(NamedTuple):
 
 def latest_states(*, vehicle_ids: Iterable[int] | None = None) -> dict[int, LatestState]:
     """The latest reported state of each vehicle (all vehicles in the current scope, or
-    those given) that has reported, by vehicle id. One query on PostgreSQL; SQLite's limit
-    on query parameters splits a long id list."""
-    query = VehicleState.objects.order_by().values_list("vehicle_id", *LatestState._fields)
-    if vehicle_ids is None:
-        rows: Iterable[tuple] = query
-    else:
-        ids = list(vehicle_ids)
-        size = max(len(ids), 1) if connection.vendor == "postgresql" else 900
-        rows = chain.from_iterable(
-            query.filter(vehicle_id__in=ids[start : start + size])
-            for start in range(0, len(ids), size)
-        )
-    return {row[0]: LatestState._make(row[1:]) for row in rows}
+    those given) that has reported, by vehicle id, in one query."""
+    # The time comes back as an integer and becomes a datetime here: several times faster
+    # than the driver's timestamp conversion, which dominates reading 100,000 rows.
+    query = (
+        VehicleState.objects.order_by()
+        .annotate(at_us=RawSQL(_epoch_us_sql(f"{VehicleState._meta.db_table}.ts"), ()))  # noqa: S611
+        .values_list("vehicle_id", "at_us", *LatestState._fields[1:])
+    )
+    if vehicle_ids is not None:
+        query = _among(query, "vehicle_id", vehicle_ids)
+    states = {}
+    for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:
+        ts = _EPOCH + _as_us(at_us) * _MICROSECOND
+        states[vehicle_id] = LatestState(ts, soc_pct, power_kw, plugged_in, charging_state)
+    return states
 
 
 # --- Retention ------------------------------------------------------------------------------

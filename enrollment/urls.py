@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from enrollment.interconnection import urls as interconnection_urls
+
 urlpatterns = [
     path("", include("enrollment.programs_urls")),
     path("", include("enrollment.incentives_urls")),
+    path("", include(interconnection_urls.utility_urlpatterns)),
 ]

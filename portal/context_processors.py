@@ -17,6 +17,8 @@ UTILITY_MENU = [
     (Cap.VIEW_DEVICES, "utility:approved_equipment_list", "Approved equipment"),
     (Cap.VIEW_DEVICES, "utility:battery_policy_list", "Battery policies"),
     (Cap.VIEW_PARTNERS, "utility:partner_list", "Partners"),
+    (Cap.VIEW_INTERCONNECTION, "utility:interconnection_queue", "Interconnection"),
+    (Cap.VIEW_INTERCONNECTION, "utility:interconnection_report", "Interconnection report"),
     (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
     (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
     (Cap.DECIDE_ACCESS_REQUESTS, "utility:access_request_list", "Access requests"),

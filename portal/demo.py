@@ -783,8 +783,27 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
         report.customers_created += ensure_customers(
             utility=utilities[spec.slug], spec=spec, count=customers_per_utility
         )
+    _seed_fleet(utilities=utilities)
     report.logins = login_rows(LOGINS)
     return report
+
+
+def _seed_fleet(*, utilities: dict[str, Utility]) -> None:
+    """The demo fleet, and the fleet simulator as every demo partner's cloud (a webhook
+    adapter at 127.0.0.1:8100 and API credentials for the simulator)."""
+    from devices.demo import ensure_demo_fleet
+    from devices.simulator.demo import ensure_demo_simulator
+
+    partners = {spec.slug: AutomakerPartner.objects.get(slug=spec.slug) for spec in PARTNERS}
+    for utility_spec in UTILITIES:
+        ensure_demo_fleet(
+            utility=utilities[utility_spec.slug],
+            partners=[partners[p.slug] for p in PARTNERS if utility_spec.slug in p.agreements],
+        )
+    for spec in PARTNERS:
+        ensure_demo_simulator(
+            partner=partners[spec.slug], utilities=[utilities[s] for s in spec.agreements]
+        )
 
 
 def seed_scale_tenant(*, customers: int) -> SeedReport:

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from django.http import Http404
 
 from portal.models import AHJ, InstallerCompany, Membership, User, Utility
-from portal.roles import MFA_REQUIRED_ROLES, capabilities_for
+from portal.roles import MFA_REQUIRED_ROLES, Role, capabilities_for
+
+
+def role_labels(roles) -> list[str]:
+    return sorted(Role(r).label for r in roles)
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,10 @@ class Workspace:
     def label(self) -> str:
         return str(self.organization)
 
+    @property
+    def role_labels(self) -> list[str]:
+        return role_labels(self.roles)
+
 
 @dataclass(frozen=True)
 class UtilityAccess:
@@ -36,6 +44,10 @@ class UtilityAccess:
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    @property
+    def role_labels(self) -> list[str]:
+        return role_labels(self.roles)
 
 
 def memberships_of(user: User) -> list[Membership]:

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from enrollment.interconnection import urls as interconnection_urls
 from portal import views
 
 utility_patterns = [
@@ -27,7 +28,9 @@ urlpatterns = [
         views.InstallerWorkspaceView.as_view(),
         name="installer_workspace",
     ),
+    path("installer/<slug:org_slug>/", include(interconnection_urls.installer_urlpatterns)),
     path("ahj/<slug:org_slug>/", views.AHJWorkspaceView.as_view(), name="ahj_workspace"),
+    path("ahj/<slug:org_slug>/", include(interconnection_urls.ahj_urlpatterns)),
     path("", include("portal.identity.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/", include("portal.api.urls")),

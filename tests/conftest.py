@@ -21,16 +21,23 @@ def _audit_flush_guard(enable: bool) -> None:
     from django.db import connection
 
     migration = importlib.import_module("portal.migrations.0003_audit_append_only")
+    ledger = importlib.import_module("enrollment.migrations.0004_incentives")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             action = "ENABLE" if enable else "DISABLE"
             cursor.execute(
                 f"ALTER TABLE portal_auditevent {action} TRIGGER portal_auditevent_no_truncate"
             )
+            cursor.execute(
+                f"ALTER TABLE enrollment_ledgerentry {action} "
+                "TRIGGER enrollment_ledgerentry_no_truncate"
+            )
         elif connection.vendor == "sqlite":
             cursor.execute("DROP TRIGGER IF EXISTS portal_auditevent_no_delete")
+            cursor.execute("DROP TRIGGER IF EXISTS enrollment_ledgerentry_no_delete")
             if enable:
                 cursor.execute(migration.SQLITE_UP[1])
+                cursor.execute(ledger.SQLITE_UP[1])
 
 
 @pytest.fixture(autouse=True)

@@ -80,6 +80,7 @@ class OutgoingCommand:
     setpoint_kw: float
     starts_at: datetime
     ends_at: datetime
+    event_id: str = ""  # the event it serves, for the partner's opt-outs
 
     @classmethod
     def from_model(cls, command: DeviceCommand) -> OutgoingCommand:
@@ -92,6 +93,7 @@ class OutgoingCommand:
             setpoint_kw=command.setpoint_kw,
             starts_at=command.starts_at,
             ends_at=command.ends_at,
+            event_id=command.source_id,
         )
 
     def to_wire(self) -> dict:
@@ -103,6 +105,7 @@ class OutgoingCommand:
             "setpoint_kw": self.setpoint_kw,
             "starts_at": wire_time(self.starts_at),
             "ends_at": wire_time(self.ends_at),
+            "event_id": self.event_id,
         }
 
 
@@ -117,7 +120,10 @@ class CommandOutcome:
 class SendResult:
     outcomes: dict[str, CommandOutcome]  # by command id, one for every command sent
     error: str = ""  # what went wrong with the call as a whole, if anything
-    circuit_open_until: datetime | None = None  # set when the call was skipped: circuit open
+    circuit_open: bool = False  # the call was skipped: the partner's circuit is open
+    # When a skipped call may be tried: the end of the cool-down; None while another
+    # worker's half-open trial decides.
+    retry_at: datetime | None = None
 
     @classmethod
     def for_all(

@@ -31,7 +31,8 @@ Circuit = AdapterConfig.Circuit
 class Permit:
     allowed: bool
     trial: bool = False  # this call decides a half-open circuit
-    retry_at: datetime | None = None  # when refused: when to ask again
+    retry_at: datetime | None = None  # when refused: the end of the cool-down, or None
+    # while another caller's trial decides
 
 
 def acquire(config: AdapterConfig, *, now: datetime) -> Permit:
@@ -47,12 +48,13 @@ def acquire(config: AdapterConfig, *, now: datetime) -> Permit:
     cool_down = timedelta(seconds=conf.circuit_cool_down_seconds())
     ready_at = (since or now) + cool_down
     if now < ready_at:
-        return Permit(allowed=False, retry_at=ready_at)
+        # Open: wait for the cool-down. Half-open: a trial is under way.
+        return Permit(allowed=False, retry_at=ready_at if state == Circuit.OPEN else None)
     won = AdapterConfig.objects.filter(
         pk=config.pk, circuit_state=state, circuit_opened_at=since
     ).update(circuit_state=Circuit.HALF_OPEN, circuit_opened_at=now)
-    if not won:  # another worker took the trial
-        return Permit(allowed=False, retry_at=now + cool_down)
+    if not won:  # another worker took the trial; its outcome decides what happens next
+        return Permit(allowed=False)
     if state == Circuit.OPEN:
         _record(config, from_state=state, to_state=Circuit.HALF_OPEN, comment="Cool-down over.")
     return Permit(allowed=True, trial=True)

@@ -80,7 +80,9 @@ def deliver_pending(*, agreement_id: int, retry: int = 0) -> DeliveryReport:
         return report
     adapter = adapter_for(config)
     partner_id = config.agreement.partner_id
-    report.expired = queue.expire_overdue(partner_id=partner_id, now=timezone.now())
+    report.expired = queue.expire_overdue(
+        config=config, now=timezone.now(), redeliver_after=IN_FLIGHT_LEASE
+    )
 
     for _ in range(CHUNKS_PER_RUN):
         now = timezone.now()
@@ -104,19 +106,21 @@ def deliver_pending(*, agreement_id: int, retry: int = 0) -> DeliveryReport:
         except BaseException:
             queue.release([c.pk for c in batch], now=timezone.now(), reason="Not sent: error.")
             raise
-        tally = queue.record_send_result(
-            batch, result, max_attempts=config.max_attempts, now=timezone.now()
-        )
+        tally = queue.record_send_result(batch, result, config=config, now=timezone.now())
         report.tally.add(tally)
-        if result.circuit_open_until is not None:
-            wait = (result.circuit_open_until - timezone.now()).total_seconds()
-            report.run_again_in = max(0.0, wait)
+        if result.circuit_open:
+            # Come back when the cool-down ends; during another worker's trial, not at all:
+            # the trial's own run carries on (or the sweep does, should that worker die).
+            if result.retry_at is not None:
+                wait = (result.retry_at - timezone.now()).total_seconds()
+                report.run_again_in = max(0.0, wait)
             return report
         report.calls += 1
         if result.ids(Verdict.RETRY):
             report.error = result.error
-            report.run_again_in = backoff_seconds(retry + 1)
-            report.backed_off = True
+            if tally.retrying:  # some are back in the queue: try again after a pause
+                report.run_again_in = backoff_seconds(retry + 1)
+                report.backed_off = True
             return report
     report.run_again_in = 0.0  # chunk budget spent; more may be waiting
     return report
@@ -135,21 +139,18 @@ def cancel_commands(*, agreement_id: int, command_pks: Sequence[int]) -> CancelR
     Sent and unanswered (in flight): asked again later, since cancelling now could race the
     answer. Already finished: left alone."""
     report = CancelReport()
-    agreement = PartnerAgreement.objects.filter(pk=agreement_id).first()
+    agreement = PartnerAgreement.objects.select_related("utility").filter(pk=agreement_id).first()
     if agreement is None:
         return report
-    now = timezone.now()
     commands = DeviceCommand.objects.filter(pk__in=command_pks, partner_id=agreement.partner_id)
-    report.cancelled += commands.filter(status=Status.PENDING).update(
-        status=Status.CANCELLED, status_reason="Cancelled before delivery.", updated_at=now
-    )
+    pending = list(commands.filter(status=Status.PENDING).values_list("pk", flat=True))
+    report.cancelled += _cancel(agreement, pending, Status.PENDING, "Cancelled before delivery.")
     report.retry_pks = list(commands.filter(status=Status.SENT).values_list("pk", flat=True))
     held = list(commands.filter(status=Status.ACCEPTED).select_related("vehicle"))
-    if not held:
-        return report
     config = AdapterConfig.objects.select_related("utility").filter(agreement=agreement).first()
-    if config is None:
+    if held and config is None:
         report.not_cancellable += [c.idempotency_key for c in held]
+    if not held or config is None:
         return report
     adapter = adapter_for(config)
     size = adapter.capabilities.max_batch_size
@@ -166,12 +167,26 @@ def cancel_commands(*, agreement_id: int, command_pks: Sequence[int]) -> CancelR
             for o in outcomes.values()
             if o.verdict in (CancelVerdict.CANCELLED, CancelVerdict.UNKNOWN)
         ]
-        report.cancelled += DeviceCommand.objects.filter(
-            pk__in=done, status=Status.ACCEPTED
-        ).update(status=Status.CANCELLED, status_reason="Cancelled.", updated_at=timezone.now())
+        report.cancelled += _cancel(agreement, done, Status.ACCEPTED, "Cancelled.")
         for outcome in outcomes.values():
             if outcome.verdict == CancelVerdict.RETRY:
                 report.retry_pks.append(pk_of[outcome.command_id])
             elif outcome.verdict == CancelVerdict.NOT_CANCELLABLE:
                 report.not_cancellable.append(outcome.command_id)
     return report
+
+
+def _cancel(agreement: PartnerAgreement, pks: list[int], from_state: str, reason: str) -> int:
+    cancelled = DeviceCommand.objects.filter(pk__in=pks, status=from_state).update(
+        status=Status.CANCELLED, status_reason=reason, updated_at=timezone.now()
+    )
+    if cancelled:
+        queue.record_transitions(
+            agreement,
+            action="command.cancelled",
+            comment=f"{cancelled} command(s) cancelled",
+            pks=pks,
+            from_state=from_state,
+            to_states={Status.CANCELLED},
+        )
+    return cancelled

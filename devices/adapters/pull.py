@@ -1,18 +1,12 @@
 """The partner pull adapter: nothing is pushed; the partner fetches its pending commands from
-``GET /api/v1/commands`` and acknowledges them with ``POST /api/v1/commands/ack``.
-
-``pull_pending`` is the portal-side hook that endpoint calls: the same claim the webhook
-delivery uses, so a command is handed out once, and handed out again only if the partner
-did not acknowledge it within ``REDELIVER_AFTER`` (its earlier fetch was lost; the
-command id lets the partner recognise the repeat).
+``GET /api/v1/commands`` (``devices.services.pull_commands`` hands them out, skipping
+agreements with a webhook adapter) and acknowledges them with ``POST /api/v1/commands/ack``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
-from devices.adapters import queue
 from devices.adapters.base import (
     Adapter,
     CancelOutcome,
@@ -22,9 +16,6 @@ from devices.adapters.base import (
     SendResult,
     Verdict,
 )
-from devices.models import DeviceCommand
-
-REDELIVER_AFTER = timedelta(minutes=10)
 
 
 class PullAdapter(Adapter):
@@ -52,10 +43,3 @@ class PullAdapter(Adapter):
             c.command_id: CancelOutcome(c.command_id, CancelVerdict.NOT_CANCELLABLE, reason)
             for c in batch
         }
-
-
-def pull_pending(*, partner_id: int, limit: int, now: datetime) -> list[DeviceCommand]:
-    """Hand the partner up to ``limit`` of its commands (each becomes ``sent``), soonest
-    window first, with ``vehicle`` loaded. Call inside the scope of the utility (or
-    utilities) the partner asked about."""
-    return queue.claim(partner_id=partner_id, limit=limit, now=now, redeliver_after=REDELIVER_AFTER)

@@ -18,19 +18,23 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from devices.adapters.base import OutgoingCommand, SendResult, Verdict
-from devices.models import DeviceCommand
+from devices.models import AdapterConfig, DeviceCommand
+from portal import audit
+from portal.models import PartnerAgreement
 
 Status = DeviceCommand.Status
 REASON_LENGTH = 250
 
 
-def deliverable(*, partner_id: int, now: datetime, redeliver_before: datetime) -> QuerySet:
-    """Pending commands whose window is not over, and commands sent before
-    ``redeliver_before`` that nobody answered (the earlier delivery was lost)."""
+def unanswered(*, redeliver_before: datetime) -> Q:
+    """Pending commands, and commands sent before ``redeliver_before`` that nobody answered
+    (the worker that sent them died before it could record the answer)."""
+    return Q(status=Status.PENDING) | Q(status=Status.SENT, sent_at__lt=redeliver_before)
+
+
+def _unanswered(*, partner_id: int, redeliver_before: datetime) -> QuerySet:
     return DeviceCommand.objects.filter(
-        Q(status=Status.PENDING, ends_at__gt=now)
-        | Q(status=Status.SENT, sent_at__lt=redeliver_before),
-        partner_id=partner_id,
+        unanswered(redeliver_before=redeliver_before), partner_id=partner_id
     )
 
 
@@ -39,9 +43,11 @@ def claim(
 ) -> list[DeviceCommand]:
     """Move up to ``limit`` deliverable commands to ``sent`` (soonest window first) and return
     them with their vehicles. Concurrent callers never get the same command."""
-    candidates = deliverable(
-        partner_id=partner_id, now=now, redeliver_before=now - redeliver_after
-    ).order_by("starts_at", "pk")
+    candidates = (
+        _unanswered(partner_id=partner_id, redeliver_before=now - redeliver_after)
+        .filter(ends_at__gt=now)
+        .order_by("starts_at", "pk")
+    )
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             pks = list(
@@ -75,14 +81,59 @@ def release(pks: Sequence[int], *, now: datetime, reason: str) -> int:
     )
 
 
-def expire_overdue(*, partner_id: int, now: datetime) -> int:
-    """Pending commands whose window ended before they could be delivered fail."""
-    return DeviceCommand.objects.filter(
-        partner_id=partner_id, status=Status.PENDING, ends_at__lte=now
-    ).update(
+def expire_overdue(*, config: AdapterConfig, now: datetime, redeliver_after: timedelta) -> int:
+    """Commands whose window ended before they could be delivered (pending, or sent with
+    no answer recorded) fail."""
+    overdue = _unanswered(
+        partner_id=config.agreement.partner_id, redeliver_before=now - redeliver_after
+    ).filter(ends_at__lte=now)
+    pks = list(overdue.values_list("pk", flat=True))
+    expired = overdue.filter(pk__in=pks).update(
         status=Status.FAILED,
         status_reason="The window ended before the command could be delivered.",
         updated_at=now,
+    )
+    if expired:
+        record_transitions(
+            config,
+            action="command.expired",
+            comment=f"{expired} command(s) expired before delivery",
+            pks=pks,
+            from_state=Status.PENDING,
+            to_states={Status.FAILED},
+        )
+    return expired
+
+
+def record_transitions(
+    obj: AdapterConfig | PartnerAgreement,
+    *,
+    action: str,
+    comment: str,
+    pks: Sequence[int],
+    from_state: str,
+    to_states: set[str],
+    extra: dict | None = None,
+) -> None:
+    """One audit row for a batch of the agreement's commands: ``{command_id: [from, to]}``
+    for each of ``pks`` now in one of ``to_states`` (one still elsewhere was not moved by
+    this batch). Nothing moved, nothing recorded."""
+    moved = list(
+        DeviceCommand.objects.filter(pk__in=pks, status__in=to_states).values_list(
+            "idempotency_key", "status"
+        )
+    )
+    if not moved:
+        return
+    audit.record(
+        action=action,
+        utility=obj.utility,
+        obj=obj,
+        comment=comment,
+        changes={
+            "transitions": {key: [from_state, status] for key, status in moved},
+            **(extra or {}),
+        },
     )
 
 
@@ -100,20 +151,22 @@ class Tally:
 
 
 def record_send_result(
-    batch: Sequence[OutgoingCommand], result: SendResult, *, max_attempts: int, now: datetime
+    batch: Sequence[OutgoingCommand], result: SendResult, *, config: AdapterConfig, now: datetime
 ) -> Tally:
-    """Apply one send's verdicts to the claimed (``sent``) commands."""
+    """Apply one send's verdicts to the claimed (``sent``) commands, and audit the batch."""
     pk_of = {c.command_id: c.pk for c in batch}
     tally = Tally()
-    if result.circuit_open_until is not None:
+    if result.circuit_open:
         release(list(pk_of.values()), now=now, reason="Waiting: the partner's circuit is open.")
         tally.retrying = len(batch)
         return tally
 
+    max_attempts = config.max_attempts
     groups: dict[tuple[Verdict, str], list[int]] = defaultdict(list)
     for outcome in result.outcomes.values():
         groups[(outcome.verdict, outcome.reason[:REASON_LENGTH])].append(pk_of[outcome.command_id])
     counted = {"attempts": F("attempts") + 1, "updated_at": now}
+    retrying: set[int] = set()
     for (verdict, reason), pks in groups.items():
         in_flight = DeviceCommand.objects.filter(pk__in=pks, status=Status.SENT)
         if verdict == Verdict.ACCEPTED:
@@ -138,6 +191,22 @@ def record_send_result(
                 status_reason=f"Will retry: {reason}"[:REASON_LENGTH],
                 **counted,
             )
+            retrying.update(pks)
         else:  # QUEUED: nothing was sent
             release(pks, now=now, reason=reason)
+    record_transitions(
+        config,
+        action="command.sent",
+        comment=(
+            f"{len(batch)} command(s) sent to the partner's webhook: {tally.accepted} accepted, "
+            f"{tally.rejected} rejected, {tally.failed + tally.gave_up} failed, "
+            f"{tally.retrying} to retry"
+        ),
+        pks=list(pk_of.values()),
+        from_state=Status.SENT,
+        to_states={Status.ACCEPTED, Status.REJECTED, Status.FAILED},
+        extra={"retrying": sorted(k for k, pk in pk_of.items() if pk in retrying)}
+        if retrying
+        else None,
+    )
     return tally

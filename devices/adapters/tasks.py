@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from devices.adapters import delivery
+from devices.adapters import conf, delivery, queue
 from devices.models import AdapterConfig, DeviceCommand
 from portal.celery import app
 from portal.models import PartnerAgreement
@@ -81,23 +82,28 @@ def cancel_commands(
 
 @app.task(bind=True, base=PlatformTask, name="devices.sweep_pending_commands")
 def sweep_pending_commands(self) -> int:
-    """Start a delivery for every webhook agreement with deliverable commands: a safety net
-    for deliveries whose message was lost, run by beat every minute or so."""
+    """Start a delivery for every webhook agreement with unanswered commands: a safety net
+    for deliveries whose message was lost (and the expiry of what can no longer be sent),
+    run by beat every minute or so."""
     now = timezone.now()
     # A platform fan-out: it reads ids across utilities, explicitly, and acts in none.
     with scopes_disabled():
         waiting = set(
             DeviceCommand.objects.filter(
-                Q(status=Status.PENDING, ends_at__gt=now)
-                | Q(status=Status.SENT, sent_at__lt=now - delivery.IN_FLIGHT_LEASE)
+                queue.unanswered(redeliver_before=now - delivery.IN_FLIGHT_LEASE)
             )
             .order_by()
             .values_list("utility_id", "partner_id")
             .distinct()
         )
+        # An open circuit still cooling down (or a half-open one whose trial is recent) has
+        # its next run scheduled already; starting another would only pile up runs.
+        cooled = now - timedelta(seconds=conf.circuit_cool_down_seconds())
         agreements = list(
             AdapterConfig.objects.filter(
-                kind=AdapterConfig.Kind.WEBHOOK, agreement__status=PartnerAgreement.Status.ACTIVE
+                Q(circuit_state=AdapterConfig.Circuit.CLOSED) | Q(circuit_opened_at__lte=cooled),
+                kind=AdapterConfig.Kind.WEBHOOK,
+                agreement__status=PartnerAgreement.Status.ACTIVE,
             ).values_list("utility_id", "agreement_id", "agreement__partner_id")
         )
     started = 0

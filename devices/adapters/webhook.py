@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,7 +92,7 @@ class Exchange:
     outcome: str  # AdapterAttempt.Outcome
     error: str = ""
     value: Any = None  # what ``interpret`` made of the body (OK or INVALID_RESPONSE)
-    retry_at: datetime | None = None  # circuit open: when it may be tried again
+    retry_at: datetime | None = None  # circuit open: when it may be tried again (see Permit)
     transient: bool = False  # worth another try: timeout, connection error, 5xx, bad answer
 
     @property
@@ -139,9 +140,13 @@ class WebhookAdapter(Adapter):
             headers={"Idempotency-Key": key},
             interpret=lambda data: _send_outcomes(data, batch),
         )
-        if exchange.retry_at is not None:
+        if exchange.outcome == Outcome.CIRCUIT_OPEN:
             return SendResult.for_all(
-                batch, Verdict.RETRY, "Circuit open.", circuit_open_until=exchange.retry_at
+                batch,
+                Verdict.RETRY,
+                exchange.error,
+                circuit_open=True,
+                retry_at=exchange.retry_at,
             )
         if exchange.refused:
             reason = f"The partner refused the batch: {exchange.error}"
@@ -163,7 +168,7 @@ class WebhookAdapter(Adapter):
         if exchange.value is not None:
             return exchange.value
         verdict = CancelVerdict.NOT_CANCELLABLE if exchange.refused else CancelVerdict.RETRY
-        reason = exchange.error or "Circuit open."
+        reason = exchange.error
         return {c.command_id: CancelOutcome(c.command_id, verdict, reason) for c in batch}
 
     def pull_status(self, command: OutgoingCommand) -> StatusReport:
@@ -174,7 +179,7 @@ class WebhookAdapter(Adapter):
             interpret=lambda data: _status_report(data, command),
         )
         if exchange.value is None or exchange.error:
-            raise PartnerUnavailable(exchange.error or "Circuit open.")
+            raise PartnerUnavailable(exchange.error)
         return exchange.value
 
     # --- The one way out -------------------------------------------------------------------
@@ -199,10 +204,18 @@ class WebhookAdapter(Adapter):
             raise
         permit = circuit.acquire(self.config, now=started)
         if not permit.allowed:
-            error = f"Circuit open; not calling until {permit.retry_at:%Y-%m-%d %H:%M:%S} UTC."
+            error = (
+                f"Circuit open; not calling until {permit.retry_at:%Y-%m-%d %H:%M:%S} UTC."
+                if permit.retry_at
+                else "Circuit half-open; another call is trying the partner."
+            )
             self._record(started, 0, Outcome.CIRCUIT_OPEN, None, command_count, error)
             return Exchange(outcome=Outcome.CIRCUIT_OPEN, error=error, retry_at=permit.retry_at)
 
+        if payload is not None:
+            # A fresh id per request: an identical re-send within the same second would
+            # otherwise carry an identical signature and be refused as a replay.
+            payload = {**payload, "request_id": uuid.uuid4().hex}
         body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
         request_headers = {
             "Content-Type": "application/json",

@@ -34,6 +34,9 @@ from devices.simulator.fleet import Command, CommandEvent, CommandStatus, Fleet,
 
 REJECT_REASONS = ("customer_override", "vehicle_asleep", "charger_offline", "low_battery")
 MAX_BATCH = 5000
+# How long a finished command's answer is remembered for repeats. The portal re-sends only
+# within minutes (lost answers), and never once a window is over.
+ANSWER_RETENTION_SECONDS = 2 * 24 * 3600
 
 
 @dataclass
@@ -114,6 +117,30 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TelemetryFormat:
+    """How this partner writes readings, as its ``AdapterConfig`` tells the portal to expect:
+    power in W or kW, SoC as percent or fraction, its own field names."""
+
+    power_in_watts: bool = False
+    soc_as_fraction: bool = False
+    names: Mapping[str, str] = field(default_factory=dict)  # portal's name → partner's
+
+    def payload(self, reading: Reading) -> dict:
+        """A reading as the simulator posts it to ``POST /api/v1/telemetry``."""
+        power = reading.power_kw * 1000 if self.power_in_watts else reading.power_kw
+        soc = reading.soc_pct / 100 if self.soc_as_fraction else reading.soc_pct
+        portal_names = {
+            "vin": reading.vin,
+            "ts": wire_time(reading.ts),
+            "soc": round(soc, 6),
+            "power_kw": round(power, 3),
+            "plugged_in": reading.plugged_in,
+            "charging_state": str(reading.charging_state),
+        }
+        return {self.names.get(name, name): value for name, value in portal_names.items()}
+
+
 @dataclass
 class AgreementSim:
     """One (utility, partner) agreement the simulator serves."""
@@ -123,7 +150,9 @@ class AgreementSim:
     signing_secret: str
     fleet: Fleet
     pulls: bool = False  # a pull partner: it fetches commands instead of receiving them
+    telemetry_format: TelemetryFormat = field(default_factory=TelemetryFormat)
     results: dict[str, dict[str, str]] = field(default_factory=dict)  # command id → answer
+    answered_at: dict[str, float] = field(default_factory=dict)  # command id → epoch seconds
     actuations: Counter = field(default_factory=Counter)  # command id → times carried out
 
     def vehicle_id_for(self, item: dict) -> str | None:
@@ -195,18 +224,6 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def reading_payload(reading: Reading) -> dict:
-    """A reading as the simulator posts it to ``POST /api/v1/telemetry``."""
-    return {
-        "vin": reading.vin,
-        "ts": wire_time(reading.ts),
-        "soc": reading.soc_pct,
-        "power_kw": reading.power_kw,
-        "plugged_in": reading.plugged_in,
-        "charging_state": str(reading.charging_state),
-    }
-
-
 class FleetCloud:
     def __init__(
         self,
@@ -271,7 +288,7 @@ class FleetCloud:
 
     def handle_status(self, partner: str, command_id: str, headers: Mapping[str, str]) -> Reply:
         self._count("status")
-        agreement, error = self._authenticate(partner, headers, b"")
+        agreement, error = self._authenticate(partner, headers, b"", remember=False)
         if agreement is None:
             return error
         with self.lock:
@@ -290,8 +307,11 @@ class FleetCloud:
             self.requests[kind] += 1
 
     def _authenticate(
-        self, partner: str, headers: Mapping[str, str], body: bytes
+        self, partner: str, headers: Mapping[str, str], body: bytes, *, remember: bool = True
     ) -> tuple[AgreementSim | None, Reply | None]:
+        """The agreement whose secret signed the request. Requests that change something
+        (``remember``) are accepted once; a status query has no body to make it unique and
+        no effect to repeat."""
         candidates = [a for a in self.agreements if a.partner == partner and not a.pulls]
         if not candidates:
             return None, _error(404, "not_found", f"No partner {partner!r} here.")
@@ -304,11 +324,12 @@ class FleetCloud:
                 signature_header=headers.get(SIGNATURE_HEADER),
                 now=now,
             )
-            self.replay_guard.check_and_remember(
-                signature_header=headers[SIGNATURE_HEADER],
-                timestamp=int(headers[TIMESTAMP_HEADER]),
-                now=now,
-            )
+            if remember:
+                self.replay_guard.check_and_remember(
+                    signature_header=headers[SIGNATURE_HEADER],
+                    timestamp=int(headers[TIMESTAMP_HEADER]),
+                    now=now,
+                )
         except SignatureError as refused:
             return None, _error(401, refused.code, refused.message)
         return candidates[index], None
@@ -364,6 +385,7 @@ class FleetCloud:
             if answer is None:
                 answer = self._decide(agreement, command_id, item)
                 agreement.results[command_id] = answer
+                agreement.answered_at[command_id] = self.clock()
             results.append({"command_id": command_id, **answer})
         return results
 
@@ -408,7 +430,19 @@ class FleetCloud:
         vehicle_id = agreement.vehicle_id_for(item)
         if vehicle_id is None:
             return None, "unknown_vehicle"
-        return Command(command_id, vehicle_id, kind, float(setpoint), starts_at, ends_at), ""
+        event_id = item.get("event_id")
+        return (
+            Command(
+                command_id,
+                vehicle_id,
+                kind,
+                float(setpoint),
+                starts_at,
+                ends_at,
+                event_id=event_id if isinstance(event_id, str) else "",
+            ),
+            "",
+        )
 
     # --- Time passing -------------------------------------------------------------------------
 
@@ -419,21 +453,43 @@ class FleetCloud:
         with self.lock:
             for agreement in self.agreements:
                 readings, events = agreement.fleet.step(to)
+                self._forget_old_answers(agreement)
                 for event in events:
                     self._report(agreement, event)
                 if post_telemetry and not self.faults.telemetry_paused:
-                    self.outbox.put_readings(agreement.partner, map(reading_payload, readings))
+                    self.outbox.put_readings(
+                        agreement.partner, map(agreement.telemetry_format.payload, readings)
+                    )
+
+    def _forget_old_answers(self, agreement: AgreementSim) -> None:
+        horizon = self.clock() - ANSWER_RETENTION_SECONDS
+        old = [cid for cid, at in agreement.answered_at.items() if at < horizon]
+        for command_id in old:
+            tracked = agreement.fleet.commands.get(command_id)
+            if tracked is not None and tracked.status == CommandStatus.ACCEPTED:
+                continue  # still running
+            agreement.fleet.commands.pop(command_id, None)
+            agreement.results.pop(command_id, None)
+            agreement.answered_at.pop(command_id, None)
+            agreement.actuations.pop(command_id, None)
 
     def _report(self, agreement: AgreementSim, event: CommandEvent) -> None:
         command = event.command
         if event.status == CommandStatus.OPTED_OUT:
-            spec = agreement.fleet.vehicles[command.vehicle_id]
+            # Out of the event when the command names one, else out of the rest of its window.
+            scope = (
+                {"event_id": command.event_id}
+                if command.event_id
+                else {
+                    "starts_at": wire_time(max(command.starts_at, event.at)),
+                    "ends_at": wire_time(command.ends_at),
+                }
+            )
             self.outbox.put_opt_out(
                 agreement.partner,
                 {
-                    "vin": spec.vin,
-                    "starts_at": wire_time(max(command.starts_at, event.at)),
-                    "ends_at": wire_time(command.ends_at),
+                    "vin": agreement.fleet.vehicles[command.vehicle_id].vin,
+                    **scope,
                     "reason": event.reason,
                     "reference": f"sim-{command.command_id}"[:100],
                 },

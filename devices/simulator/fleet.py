@@ -75,6 +75,7 @@ class Command:
     setpoint_kw: float  # + charge, − discharge
     starts_at: datetime
     ends_at: datetime
+    event_id: str = ""
 
 
 @dataclass
@@ -118,7 +119,11 @@ class CommandEvent:
 
 
 def is_plugged_in(spec: VehicleSpec, at: datetime) -> bool:
+    """Home (and plugged in) from ``plugs_in_at`` to ``departs_at``, local time; the same
+    time for both means it never leaves (a depot, a demo)."""
     local = at.astimezone(spec.tz).time()
+    if spec.plugs_in_at == spec.departs_at:
+        return True
     if spec.plugs_in_at > spec.departs_at:  # home overnight
         return local >= spec.plugs_in_at or local < spec.departs_at
     return spec.plugs_in_at <= local < spec.departs_at

@@ -20,7 +20,7 @@ from django_scopes import scope
 
 from devices.limits import limits_for_vehicles
 from devices.models import AdapterConfig, CustomerPreference, Vehicle, VehicleState
-from devices.simulator.cloud import AgreementSim
+from devices.simulator.cloud import AgreementSim, TelemetryFormat
 from devices.simulator.fleet import Fleet, VehicleSpec
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
@@ -59,9 +59,11 @@ def load_agreements(
     now: datetime,
     speed: float = 1.0,
     signing_secret: str | None = None,
+    always_plugged_in: bool = False,
 ) -> list[LoadedAgreement]:
     """One ``AgreementSim`` per active agreement of the named partners (all partners if
-    none are named) in the named utilities."""
+    none are named) in the named utilities. ``always_plugged_in``: vehicles never leave
+    (no daily schedule), so every command meets a plugged-in vehicle."""
     utilities = list(Utility.objects.filter(slug__in=utility_slugs))
     missing = set(utility_slugs) - {u.slug for u in utilities}
     if missing:
@@ -78,7 +80,13 @@ def load_agreements(
             for agreement in agreements:
                 loaded.append(
                     _load_agreement(
-                        utility, agreement, seed=seed, now=now, speed=speed, secret=signing_secret
+                        utility,
+                        agreement,
+                        seed=seed,
+                        now=now,
+                        speed=speed,
+                        secret=signing_secret,
+                        always_plugged_in=always_plugged_in,
                     )
                 )
     if not loaded:
@@ -94,6 +102,7 @@ def _load_agreement(
     now: datetime,
     speed: float,
     secret: str | None,
+    always_plugged_in: bool,
 ) -> LoadedAgreement:
     config = AdapterConfig.objects.filter(agreement=agreement).first()
     vehicles = list(Vehicle.objects.filter(partner=agreement.partner, status=Vehicle.Status.ACTIVE))
@@ -108,6 +117,14 @@ def _load_agreement(
         preference = preferences.get(vehicle.pk)
         floor = limits[vehicle.pk].soc_floor_pct
         can_export = vehicle.supports_v2h or vehicle.supports_v2g
+        departs_at = (
+            preference.departure_time
+            if preference and preference.departure_time
+            else _jittered(DEPARTS_AT, rng.gauss(0, 30), limit=90)
+        )
+        plugs_in_at = _jittered(HOME_AT, rng.gauss(0, 40), limit=120)
+        if always_plugged_in:
+            plugs_in_at = departs_at = time(0, 0)
         spec = VehicleSpec(
             vehicle_id=vehicle.partner_vehicle_id,
             vin=vehicle.vin,
@@ -115,11 +132,8 @@ def _load_agreement(
             max_charge_kw=vehicle.max_charge_kw,
             max_discharge_kw=vehicle.max_discharge_kw if can_export else 0.0,
             soc_floor_pct=floor,
-            plugs_in_at=_jittered(HOME_AT, rng.gauss(0, 40), limit=120),
-            departs_at=(
-                preference.departure_time if preference and preference.departure_time else None
-            )
-            or _jittered(DEPARTS_AT, rng.gauss(0, 30), limit=90),
+            plugs_in_at=plugs_in_at,
+            departs_at=departs_at,
             tz=utility.tzinfo,
             trip_kwh=rng.uniform(5.0, 20.0),
             target_soc_pct=(
@@ -134,8 +148,20 @@ def _load_agreement(
         signing_secret=secret or (config.signing_secret if config else secrets.token_hex()),
         fleet=Fleet.build(specs, now=now, initial_soc_pct=initial_soc, speed=speed),
         pulls=config is not None and config.kind == AdapterConfig.Kind.PULL,
+        telemetry_format=_telemetry_format(config),
     )
     return LoadedAgreement(sim=sim, utility=utility, partner=agreement.partner, config=config)
+
+
+def _telemetry_format(config: AdapterConfig | None) -> TelemetryFormat:
+    if config is None:
+        return TelemetryFormat()
+    field_map = config.field_map if isinstance(config.field_map, dict) else {}
+    return TelemetryFormat(
+        power_in_watts=config.power_unit == AdapterConfig.PowerUnit.W,
+        soc_as_fraction=config.soc_unit == AdapterConfig.SocUnit.FRACTION,
+        names={str(portal): str(partner) for partner, portal in field_map.items()},
+    )
 
 
 def _jittered(at: time, minutes: float, *, limit: float) -> time:

@@ -26,9 +26,13 @@ def running_simulator(
     step_seconds: float = 1.0,
     poll_seconds: float = 1.0,
     send_seconds: float = 0.2,
+    always_plugged_in: bool = True,
 ) -> Iterator[SimulatorRuntime]:
     loaded = load_agreements(
-        utility_slugs=utility_slugs, partner_names=partner_names, now=timezone.now()
+        utility_slugs=utility_slugs,
+        partner_names=partner_names,
+        now=timezone.now(),
+        always_plugged_in=always_plugged_in,
     )
     clients = {}
     if portal_url is not None:

@@ -2,6 +2,7 @@
 
 from enrollment.models.customers import ServiceAccount
 from enrollment.models.incentives import *  # noqa: F403
+from enrollment.models.interconnection import *  # noqa: F403
 from enrollment.models.programs import Consent, Enrollment, Program, TermsVersion
 
 __all__ = ["Consent", "Enrollment", "Program", "ServiceAccount", "TermsVersion"]

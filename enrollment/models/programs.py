@@ -1,4 +1,4 @@
-"""Programs, their terms, enrollments and consent."""
+"""Programs, their terms, enrollments and consent, and customer CSV imports."""
 
 from __future__ import annotations
 
@@ -126,11 +126,20 @@ class Enrollment(TenantOwned):
         Status.ACTIVE: {Status.SUSPENDED, Status.WITHDRAWN, Status.ENDED, Status.ELIGIBILITY_REVIEW},
         Status.SUSPENDED: {Status.ACTIVE, Status.WITHDRAWN, Status.ENDED},
     }  # fmt: skip
-    # States that hold a seat against the cap and block conflicting enrollments.
+    # States that block conflicting enrollments (the partial unique constraint below).
     OPEN_STATES = [
         Status.SUBMITTED, Status.ELIGIBILITY_REVIEW, Status.WAITLISTED,
         Status.AWAITING_INTERCONNECTION, Status.ACTIVE, Status.SUSPENDED,
     ]  # fmt: skip
+    # States that hold one of the program's seats (``enrollment_cap``). Admitted enrollments
+    # keep their seat while they wait for PTO or are suspended, so a participant whose
+    # consent lapsed or whose automaker left can come back without queueing again.
+    SEAT_STATES = [Status.AWAITING_INTERCONNECTION, Status.ACTIVE, Status.SUSPENDED]
+
+    class SuspensionCause(models.TextChoices):
+        STAFF = "staff", "Suspended by staff"
+        CONSENT_EXPIRED = "consent_expired", "Consent expired"
+        PARTNER_OFFBOARDED = "partner_offboarded", "Partner agreement ended"
 
     class Channel(models.TextChoices):
         AUTOMAKER_APP = "automaker_app", "Automaker app"
@@ -158,11 +167,20 @@ class Enrollment(TenantOwned):
     evaluated_at = models.DateTimeField(null=True, blank=True)
     failed_rules = models.JSONField(default=list, blank=True)
     override_reason = models.TextField(blank=True)
+    # The failed rules staff approved despite; a re-evaluation failing only these keeps the
+    # enrollment where it is.
+    overridden_rules = models.JSONField(default=list, blank=True)
     override_by = models.ForeignKey(
         "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     income_qualified = models.BooleanField(default=False)
+    excluded_from_events = models.BooleanField(
+        default=False, help_text="Medical-need customer: enrolled, but never dispatched."
+    )
+    suspension_cause = models.CharField(max_length=20, choices=SuspensionCause.choices, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True)
+    # SHA-256 of the request body that created it: a retry with the same key must match.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True)
     waitlisted_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
@@ -170,7 +188,7 @@ class Enrollment(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-submitted_at"]
+        ordering = ["-submitted_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["program", "vehicle"],
@@ -191,6 +209,9 @@ class Enrollment(TenantOwned):
         indexes = [
             models.Index(fields=["utility", "status", "-submitted_at"], name="enrollment_queue"),
             models.Index(fields=["program", "status", "waitlisted_at"], name="enrollment_waitlist"),
+            models.Index(fields=["utility", "-submitted_at", "-id"], name="enrollment_recent"),
+            # The partner API's ?changed_since= pull.
+            models.Index(fields=["partner", "updated_at", "id"], name="enrollment_partner_changes"),
         ]
 
     def __str__(self) -> str:
@@ -215,3 +236,32 @@ class Consent(TenantOwned):
     class Meta:
         ordering = ["-accepted_at"]
         indexes = [models.Index(fields=["utility", "expires_at"], name="consent_expiry")]
+
+
+class CustomerImport(TenantOwned):
+    """One upload of the utility's customer CSV extract and its row-level report, kept so
+    the report can be downloaded later and nothing about an import is lost."""
+
+    uploaded_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=20, default="upload", help_text="upload or command")
+    filename = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    unknown_columns = models.JSONField(default=list, blank=True)
+    # [{"row": 2, "account_number": "...", "outcome": "rejected", "reasons": ["..."]}, ...]
+    report = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Customer import #{self.pk} ({self.filename})"
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.updated + self.unchanged + self.rejected

@@ -44,13 +44,13 @@ def spec(**overrides) -> VehicleSpec:
 
 
 def command(command_id="c1", *, kind=Kind.DISCHARGE, setpoint_kw=-8.0, start=START, hours=1.0):
-    return Command(
-        command_id, "veh-1", kind, setpoint_kw, start, start + timedelta(hours=hours)
-    )
+    return Command(command_id, "veh-1", kind, setpoint_kw, start, start + timedelta(hours=hours))
 
 
 def fleet_of(vehicle: VehicleSpec, soc_pct: float, **options) -> Fleet:
-    return Fleet.build([vehicle], now=START, initial_soc_pct={vehicle.vehicle_id: soc_pct}, **options)
+    return Fleet.build(
+        [vehicle], now=START, initial_soc_pct={vehicle.vehicle_id: soc_pct}, **options
+    )
 
 
 vehicles = st.builds(
@@ -116,9 +116,7 @@ def test_it_conserves_energy_with_conversion_losses(vehicle, soc_fraction, plan,
         fleet.step(fleet.now + timedelta(seconds=step))
     state = fleet.states["veh-1"]
     eta = math.sqrt(0.90)
-    expected = (
-        before + state.charged_kwh * eta - state.discharged_kwh / eta - state.driven_kwh
-    )
+    expected = before + state.charged_kwh * eta - state.discharged_kwh / eta - state.driven_kwh
     assert math.isclose(fleet.battery_kwh("veh-1"), expected, abs_tol=1e-6)
     # Every kWh through the plug loses some: the grid never gets back more than it gave
     # plus what the battery held.

@@ -35,6 +35,10 @@ from tests.factories import (
     UserFactory,
     make_member,
 )
+from tests.interconnection.isolation_cases import (
+    INTERCONNECTION_CASES,
+    INTERCONNECTION_ORG_ROUTES,
+)
 from tests.isolation import Case, pk_kwargs
 from tests.portal.identity_isolation_cases import IDENTITY_CASES, IDENTITY_NOT_TENANT_DATA
 from tests.routes import all_routes
@@ -79,6 +83,7 @@ UTILITY_CASES: dict[str, Case] = {
     **IDENTITY_CASES,
     **PROGRAM_CASES,
     **INCENTIVE_CASES,
+    **INTERCONNECTION_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in
@@ -101,6 +106,7 @@ NOT_TENANT_DATA: dict[str, str] = {
     **IDENTITY_NOT_TENANT_DATA,
     **PROGRAM_API,
     **INCENTIVE_API,
+    **INTERCONNECTION_ORG_ROUTES,
 }
 
 # Whole areas with their own access rules.

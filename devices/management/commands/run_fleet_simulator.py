@@ -69,6 +69,11 @@ class Command(BaseCommand):
             "--speed", type=_positive, default=1.0, help="Energy flows this many times faster."
         )
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--always-plugged-in",
+            action="store_true",
+            help="Vehicles never leave home (no daily plug-in schedule).",
+        )
 
     def handle(self, *args, **options):
         logging.basicConfig(level=logging.INFO if options["verbosity"] > 1 else logging.WARNING)
@@ -83,6 +88,7 @@ class Command(BaseCommand):
                 now=timezone.now(),
                 speed=options["speed"],
                 signing_secret=options["signing_secret"],
+                always_plugged_in=options["always_plugged_in"],
             )
         except SimulatorSetupError as error:
             raise CommandError(str(error)) from None
@@ -125,7 +131,9 @@ class Command(BaseCommand):
                 telemetry_interval=options["telemetry_interval"],
             )
         except OSError as error:
-            raise CommandError(f"Cannot listen on {options['bind']}:{options['port']}: {error}") from None
+            raise CommandError(
+                f"Cannot listen on {options['bind']}:{options['port']}: {error}"
+            ) from None
 
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):

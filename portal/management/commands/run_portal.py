@@ -1,7 +1,8 @@
-"""``manage.py run_portal``: the web server, a Celery worker and Celery beat in one terminal.
+"""``manage.py run_portal``: the web server, a Celery worker, Celery beat and (once the demo
+is seeded) the fleet simulator in one terminal.
 
 For a laptop or a demo. Each runs as a child process in its own process group, so Ctrl-C
-reaches only this command, which then stops all three the way a Ctrl-C in their own
+reaches only this command, which then stops all of them the way a Ctrl-C in their own
 terminal would (SIGINT to the group: runserver's reloader child and Celery's pool included).
 If one of them dies, the others are stopped and the command exits non-zero.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from devices.simulator.demo import demo_simulator_argv
 from portal import demo
 from portal.models import User
 
@@ -100,6 +102,14 @@ class Command(BaseCommand):
         ]
         if noreload:
             children[0].argv.append("--noreload")
+        # The demo automakers' clouds: a simulator serving every webhook agreement pointed at
+        # it (none before seed_demo has run).
+        host = "127.0.0.1" if addr in ("0.0.0.0", "") else addr  # noqa: S104
+        fleet = demo_simulator_argv(
+            python=python, manage_py=manage_py, portal_url=f"http://{host}:{port}"
+        )
+        if fleet is not None:
+            children.append(Child("fleet", fleet))
 
         stop = threading.Event()
         force = threading.Event()
@@ -189,7 +199,9 @@ class Command(BaseCommand):
     def _banner(self, addr: str, port: int) -> None:
         host = "127.0.0.1" if addr in ("0.0.0.0", "") else addr  # noqa: S104
         url = f"http://{host}:{port}/"
-        self.stdout.write(f"V2X portal: {url}  (web, Celery worker and beat; Ctrl-C stops all)")
+        self.stdout.write(
+            f"V2X portal: {url}  (web, Celery worker and beat, fleet simulator; Ctrl-C stops all)"
+        )
         self.stdout.write(f"Health: {url}healthz   Admin: {url}admin/   API docs: {url}api/docs/")
         sample = demo.LOGINS[0]
         if User.objects.filter(email=sample.email).exists():
