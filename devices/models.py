@@ -242,7 +242,9 @@ class TelemetryReading(TenantOwned):
     same reading is a no-op."""
 
     id = models.BigAutoField(primary_key=True)
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="+")
+    # The unique (vehicle, ts) index serves every lookup by vehicle; a second one would only
+    # slow bulk ingest.
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="+", db_index=False)
     ts = models.DateTimeField()
     soc_pct = models.FloatField()
     power_kw = models.FloatField(help_text="+ charging, − discharging")

@@ -3,7 +3,7 @@
 ``ingest`` takes one partner's batch (the API's ``POST /api/v1/telemetry``), rejects each bad
 reading with its index and a stable code, and in one transaction:
 
-* stores the rest — PostgreSQL: COPY into a temporary table, then one
+* stores the rest — PostgreSQL: binary COPY into a temporary staging table, then one
   ``INSERT … SELECT … ON CONFLICT (vehicle_id, ts) DO NOTHING RETURNING``; SQLite: multi-row
   ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in chunks. RETURNING tells which readings were
   new, so a re-posted reading is counted as a duplicate and never stored twice;
@@ -386,7 +386,8 @@ def ingest(
 def gc_paused() -> Iterator[None]:
     """Pause Python's cycle collector: it would walk a batch's tens of thousands of new
     objects again and again (a sixth of an ingest's CPU), and a batch makes no reference
-    cycles. It runs again, and catches up, as soon as the batch is done."""
+    cycles. It runs again, and catches up, as soon as the batch is done. (Process-wide: a
+    concurrent request merely sees its collection put off.)"""
     if not gc.isenabled():
         yield
         return
@@ -583,6 +584,9 @@ def energy_by_interval(points: Sequence[_Point]) -> dict[int, list[float]]:
     return intervals
 
 
+_NOTHING = (0.0, 0.0, 0)
+
+
 def _update_rollups(new_rows: Mapping[_Key, _Row]) -> None:
     if not new_rows:
         return
@@ -600,9 +604,9 @@ def _update_rollups(new_rows: Mapping[_Key, _Row]) -> None:
         before = stored.get(vehicle_id, [])
         after = energy_by_interval(sorted(before + points))
         previous = energy_by_interval(before)
-        for interval, (charged, discharged, count) in after.items():
-            was = previous.get(interval, (0.0, 0.0, 0))
-            delta = (charged - was[0], discharged - was[1], count - was[2])
+        for interval in after.keys() | previous.keys():
+            now, was = after.get(interval, _NOTHING), previous.get(interval, _NOTHING)
+            delta = (now[0] - was[0], now[1] - was[1], now[2] - was[2])
             if delta[2] or abs(delta[0]) > 1e-12 or abs(delta[1]) > 1e-12:
                 deltas.append((vehicle_id, interval, delta))
 
@@ -808,9 +812,10 @@ def latest_states(*, vehicle_ids: Iterable[int] | None = None) -> dict[int, Late
     if vehicle_ids is not None:
         query = _among(query, "vehicle_id", vehicle_ids)
     states = {}
-    for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:
-        ts = _EPOCH + _as_us(at_us) * _MICROSECOND
-        states[vehicle_id] = LatestState(ts, soc_pct, power_kw, plugged_in, charging_state)
+    with gc_paused():  # 100,000 new tuples, no cycles
+        for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:
+            ts = _EPOCH + _as_us(at_us) * _MICROSECOND
+            states[vehicle_id] = LatestState(ts, soc_pct, power_kw, plugged_in, charging_state)
     return states
 
 

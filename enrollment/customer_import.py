@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from enrollment.models import ServiceAccount
 from enrollment.models.programs import CustomerImport
+from enrollment.services import bulk_update_rows
 from portal.audit import record
 from portal.models import User, Utility
 
@@ -349,10 +350,7 @@ def _upsert(
             changed_fields.update(differs)
             report.outcome = UPDATED
         ServiceAccount.objects.bulk_create(new, batch_size=1000)
-        if changed:
-            ServiceAccount.objects.bulk_update(
-                changed, [*sorted(changed_fields), "updated_at"], batch_size=1000
-            )
+        bulk_update_rows(ServiceAccount, changed, [*sorted(changed_fields), "updated_at"])
 
 
 REPORT_HEADER = ["row", "account_number", "outcome", "reasons"]

@@ -4,12 +4,13 @@ the status and failed-rule filters; choices come from the current utility's scop
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
+from django.db import connection
 
+from devices.models import Vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from enrollment import selectors
 from enrollment.eligibility import RULE_CHOICES
-from enrollment.models import Enrollment, Program
+from enrollment.models import Enrollment, Program, ServiceAccount
 
 
 class BaseEnrollmentFilter(django_filters.FilterSet):
@@ -23,8 +24,10 @@ class BaseEnrollmentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def by_failed_rule(self, queryset, name, value):
-        # The stored JSON list holds rule names as strings: '"territory"' matches exactly
-        # that rule (no rule name is a part of another in quotes) on every database.
+        if connection.vendor == "postgresql":
+            return queryset.filter(failed_rules__contains=[value])  # jsonb @>
+        # SQLite has no JSON containment: the stored list holds rule names in quotes, and no
+        # rule name is part of another.
         return queryset.filter(failed_rules__icontains=f'"{value}"')
 
 
@@ -53,11 +56,13 @@ class EnrollmentFilter(BaseEnrollmentFilter):
         value = value.strip()
         if not value:
             return queryset
+        # Each search resolves to ids first, so the queue's own index does the rest.
         try:
             vin = normalize_vin(value)
         except InvalidVIN:
-            return queryset.filter(service_account__account_number=value)
-        return queryset.filter(Q(vehicle__vin=vin) | Q(service_account__account_number=value))
+            accounts = ServiceAccount.objects.filter(account_number=value).values("pk")
+            return queryset.filter(service_account_id__in=accounts)
+        return queryset.filter(vehicle_id__in=Vehicle.objects.filter(vin=vin).values("pk"))
 
 
 class EnrollmentAPIFilter(BaseEnrollmentFilter):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from devices.models import Vehicle
@@ -50,18 +50,33 @@ def terms_versions(program: Program) -> QuerySet[TermsVersion]:
 def consents_due_for_renewal(
     *, program: Program, now: datetime | None = None, within: timedelta = RENEWAL_WINDOW
 ) -> QuerySet[Enrollment]:
-    """Open enrollments whose latest valid consent runs out within ``within``: renewal is
-    needed before then, or ``enrollment.expire_consents`` suspends them."""
+    """Open enrollments (not suspended) whose valid consent runs out within ``within`` and
+    that have no later one: renewal is needed before then, or ``enrollment.expire_consents``
+    suspends them. Starts from the consents expiring in the window (an index range), so it
+    costs the same whatever the program's size."""
     now = now or timezone.now()
+    valid = {"revoked_at__isnull": True}
+    later = Consent.objects.filter(
+        enrollment=OuterRef("enrollment_id"), expires_at__gt=now + within, **valid
+    )
+    expiring = (
+        Consent.objects.filter(
+            expires_at__gt=now,
+            expires_at__lte=now + within,
+            enrollment__program=program,
+            enrollment__status__in=[s for s in Enrollment.OPEN_STATES if s != Status.SUSPENDED],
+            **valid,
+        )
+        .exclude(Exists(later))
+        .values("enrollment_id")
+    )
     return (
-        Enrollment.objects.filter(program=program, status__in=Enrollment.OPEN_STATES)
-        .exclude(status=Status.SUSPENDED)
+        Enrollment.objects.filter(pk__in=expiring)
         .annotate(
             consent_expires_at=Max(
                 "consents__expires_at", filter=Q(consents__revoked_at__isnull=True)
             )
         )
-        .filter(consent_expires_at__gt=now, consent_expires_at__lte=now + within)
         .select_related("service_account", "vehicle", "partner")
         .order_by("consent_expires_at", "pk")
     )

@@ -22,6 +22,12 @@ UTILITY_MENU = [
     (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
     (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
     (Cap.DECIDE_ACCESS_REQUESTS, "utility:access_request_list", "Access requests"),
+    (Cap.VIEW_INCENTIVES, "utility:incentive_list", "Incentives"),
+    (Cap.VIEW_INCENTIVES, "utility:budget_dashboard", "Incentive budgets"),
+    (Cap.VIEW_INCENTIVES, "utility:payout_batch_list", "Payout batches"),
+    (Cap.VIEW_INCENTIVES, "utility:dispute_list", "Incentive disputes"),
+    (Cap.VIEW_INCENTIVES, "utility:ledger", "Incentive ledger"),
+    (Cap.VIEW_INCENTIVES, "utility:incentive_offer_list", "Incentive offers"),
     (Cap.VIEW_AUDIT, "utility:audit_list", "Audit trail"),
 ]
 

@@ -277,7 +277,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "OAUTH2_FLOWS": ["clientCredentials"],
     "OAUTH2_TOKEN_URL": f"{SITE_URL}/o/token/",
-    "ENUM_NAME_OVERRIDES": {"AgreementStatusEnum": "portal.models.PartnerAgreement.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "AgreementStatusEnum": "portal.models.PartnerAgreement.Status",
+        "VehicleStatusEnum": "devices.models.Vehicle.Status",
+        "CommandStatusEnum": "devices.models.DeviceCommand.Status",
+        "AcknowledgedStatusEnum": "devices.services.ACKNOWLEDGED_STATUSES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "portal.api.schema.document_errors",
@@ -319,6 +324,21 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+
+# --- Telemetry and partner adapters ----------------------------------------------------------
+# Readings stamped further in the future than this are refused; older than the late window too.
+TELEMETRY_FUTURE_SKEW_SECONDS = env_int("TELEMETRY_FUTURE_SKEW_SECONDS", 300, minimum=0)
+TELEMETRY_LATE_WINDOW_DAYS = env_int("TELEMETRY_LATE_WINDOW_DAYS", 30, minimum=1)
+# Partner webhooks may only be on loopback unless a host is listed here.
+ADAPTER_ALLOWED_HOSTS = env_list("ADAPTER_ALLOWED_HOSTS", [])
+ADAPTER_CIRCUIT_FAILURE_THRESHOLD = env_int("ADAPTER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
+ADAPTER_CIRCUIT_COOL_DOWN_SECONDS = env_int("ADAPTER_CIRCUIT_COOL_DOWN_SECONDS", 60, minimum=1)
+ADAPTER_RETRY_BASE_SECONDS = env_int("ADAPTER_RETRY_BASE_SECONDS", 2, minimum=1)
+ADAPTER_RETRY_MAX_SECONDS = env_int("ADAPTER_RETRY_MAX_SECONDS", 300, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
+    "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
 }
 
 # --- Security (production) -------------------------------------------------------------------

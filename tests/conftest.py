@@ -70,6 +70,25 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture
+def eager_tasks():
+    """Celery tasks run in this process as soon as they are sent (on commit, for tasks
+    enqueued with enqueue_on_commit). Set on the app itself: once Celery has read its
+    configuration, later changes to Django settings no longer reach it."""
+    from portal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Uploaded files from tests land in a temporary folder, never in the working tree."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
 def utility_a(db):
     from tests.factories import UtilityFactory
 

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import exceptions, mixins, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from devices import services, telemetry
@@ -54,20 +53,7 @@ class DeviceAPIError(APIError):
         )
 
 
-class JSONBodyParser(JSONParser):
-    """DRF's JSON parser, but a body nested too deeply for Python's parser is the client's
-    malformed request (400), not a RecursionError (500)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
-
-
 class DeviceAPIMixin:
-    parser_classes = [JSONBodyParser]
-
     def handle_exception(self, exc):
         if isinstance(exc, services.DeviceError):
             exc = DeviceAPIError.from_domain(exc)
@@ -111,7 +97,7 @@ def one_vehicle(vehicles: QuerySet[Vehicle], *, active_only: bool = False) -> Ve
 
 VEHICLE_EXAMPLE = {
     "utility": "pvp",
-    "vin": "1FTVW1EL0NWG00001",
+    "vin": "1FTVW1EL7NWG00001",
     "vehicle_id": "veh-8841",
     "model": "F-150 Lightning",
     "model_year": 2024,
@@ -372,7 +358,7 @@ COMMAND_EXAMPLE = {
     "command_id": "5d0c8f0e-8a4b-5b8e-9f5e-1a2b3c4d5e6f",
     "utility": "pvp",
     "vehicle_id": "veh-8841",
-    "vin": "1FTVW1EL0NWG00001",
+    "vin": "1FTVW1EL7NWG00001",
     "kind": "discharge",
     "setpoint_kw": -7.2,
     "starts_at": "2026-07-02T00:00:00Z",
@@ -521,7 +507,7 @@ class OptOutView(DeviceAPIMixin, PartnerAPIView):
             OpenApiExample(
                 "A range",
                 value={
-                    "vin": "1FTVW1EL0NWG00001",
+                    "vin": "1FTVW1EL7NWG00001",
                     "starts_at": "2026-07-03T00:00:00-07:00",
                     "ends_at": "2026-07-05T00:00:00-07:00",
                     "reference": "optout-77813",

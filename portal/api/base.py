@@ -37,6 +37,7 @@ from rest_framework.views import APIView
 from portal import audit
 from portal.api.errors import PartnerClientRequired, ResourceNotFound
 from portal.api.pagination import StandardPagination
+from portal.api.parsers import JSONBodyParser
 from portal.api.permissions import HasRequiredScopes, IsPartnerClient
 from portal.api.throttling import PartnerClientThrottle
 from portal.models import AuditEvent, Utility
@@ -50,6 +51,7 @@ class PartnerAPIMixin:
     permission_classes = [IsPartnerClient, HasRequiredScopes]
     throttle_classes = [PartnerClientThrottle]
     pagination_class = StandardPagination
+    parser_classes = [JSONBodyParser]
     # The browsable renderer would render forms (and query) after the tenant scope closed.
     renderer_classes = [JSONRenderer]
 

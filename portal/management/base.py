@@ -21,6 +21,7 @@ class TenantCommand(BaseCommand):
             utility = Utility.objects.get(slug=slug)
         except Utility.DoesNotExist:
             raise CommandError(f"No utility with slug {slug!r}.") from None
+        options.pop("utility")  # the slug; handle_tenant gets the Utility itself
         with scope(utility=utility.pk), timezone.override(utility.tzinfo):
             return self.handle_tenant(utility, *args, **options)
 

@@ -177,10 +177,14 @@ def main() -> None:
         client.force_login(User.objects.get(email=spec.email))
         clients[spec.email.split("@")[0]] = client
 
+    from tests.bench.interconnection_bench import cases as interconnection_cases
+    from tests.bench.interconnection_bench import seed_applications
+
+    seed_applications(utility_slug=demo.SCALE_SLUG)
     ctx = context(demo.scale_customer_count())
     results = [
         measure(case, clients=clients, ctx=ctx, runs=args.runs, warmup=args.warmup)
-        for case in CASES
+        for case in [*CASES, *interconnection_cases(Case)]
     ]
     vendor = connection.vendor
     print()
@@ -191,6 +195,10 @@ def main() -> None:
             f"{vendor}; {args.runs} runs after {args.warmup} warm-up, in-process (django.test.Client)"
         ),
     )
+
+    from tests.bench.devices_bench import run_device_benchmarks
+
+    run_device_benchmarks()
 
 
 if __name__ == "__main__":

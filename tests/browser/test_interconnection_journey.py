@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 
 from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
 from enrollment.models import Enrollment, InterconnectionApplication, Program
-from portal.celery import app as celery_app
 from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
 from tests.factories import UserFactory, make_member
@@ -25,13 +24,8 @@ Application = InterconnectionApplication
 
 
 @pytest.fixture(autouse=True)
-def _inline_tasks(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _inline_tasks(settings, eager_tasks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture

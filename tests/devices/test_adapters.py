@@ -21,7 +21,6 @@ from devices.adapters.webhook import check_endpoint
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.cloud import Behaviour
 from devices.simulator.testing import running_simulator
-from portal.celery import app
 from portal.models import AuditEvent
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
 
@@ -84,13 +83,6 @@ def in_alpha(utility_a):
 def fast_retries(settings):
     settings.ADAPTER_RETRY_BASE_SECONDS = 0.05
     settings.ADAPTER_RETRY_MAX_SECONDS = 1.0
-
-
-@pytest.fixture
-def eager_tasks():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def set_config(config: AdapterConfig, **fields) -> None:

@@ -159,7 +159,7 @@ def test_commands_travel_from_the_portal_through_a_worker_to_the_simulator_and_b
             with scopes_disabled():
                 return TelemetryReading.objects.filter(vehicle__in=vehicles).count() >= 6
 
-        wait_for(telemetry, timeout=30, message=f"no telemetry:\n{log_path.read_text()[-3000:]}")
+        wait_for(telemetry, timeout=90, message=f"no telemetry:\n{log_path.read_text()[-3000:]}")
         state = requests.get(f"{admin}/state", timeout=5).json()
     finally:
         stop(simulator)

@@ -391,3 +391,14 @@ def test_the_schema_documents_the_enrollment_endpoints(client):
     listing = schema["paths"]["/api/v1/enrollments"]["get"]
     assert any(p["name"] == "changed_since" for p in listing["parameters"])
     assert "/api/v1/enrollments/{id}/withdraw" in schema["paths"]
+
+
+def test_odd_addresses_and_parameters_get_clear_answers(api, program, vehicle):
+    huge = "/api/v1/enrollments/99999999999999999999999999"
+    assert_api_error(api.get(huge), 404, "not_found")
+    assert_api_error(api.post(f"{huge}/withdraw", {}, format="json"), 404, "not_found")
+    assert (
+        api.get("/api/v1/enrollments", {"changed_since": "2026-01-01T00:00:00"}).status_code == 200
+    )
+    assert_api_error(api.get("/api/v1/enrollments", {"page": "999"}), 404, "not_found")
+    assert_api_error(enroll(api, body(vehicle), key="x" * 101), 400, "validation_failed")

@@ -4,10 +4,12 @@ change, and partner offboarding."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django_scopes import scope
 
@@ -435,6 +437,16 @@ def test_it_reevaluates_open_enrollments_after_a_rule_change(
     assert "rules version 2" in changed.comment
 
 
+def test_a_reevaluation_that_changes_nothing_is_not_a_change_for_partners(program):
+    enrollment = reload(submit(program, eligible_vehicle(program.utility)))
+    Program.objects.filter(pk=program.pk).update(rules_version=2)
+    services.reevaluate_program(program_id=program.pk)
+    after = reload(enrollment)
+    assert after.eligibility_rules_version == 2
+    assert after.evaluated_at > enrollment.evaluated_at
+    assert after.updated_at == enrollment.updated_at
+
+
 def test_an_override_survives_a_reevaluation_failing_the_same_rule(program, staff):
     overridden = in_review(program)
     services.override(enrollment=overridden, reason="Pilot premise", actor=staff)
@@ -617,3 +629,72 @@ def test_staff_may_enroll_a_vehicle_without_an_account_link(program, staff):
     )
     assert created and reload(enrollment).status == Status.ELIGIBILITY_REVIEW  # no charger
     assert Rule.APPROVED_EQUIPMENT in reload(enrollment).failed_rules
+
+
+# --- Concurrency (PostgreSQL row locks) -------------------------------------------------------
+
+
+def run_together(*calls):
+    """Run ``calls`` in threads released at the same moment; their results or exceptions."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            outcomes[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submissions_never_both_take_the_last_seat(utility_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    program = ProgramFactory(utility=utility_a, enrollment_cap=1)
+    terms = TermsVersionFactory(program=program)
+    vehicles = [eligible_vehicle(utility_a) for _ in range(2)]
+
+    outcomes = run_together(*(lambda v=v: submit(program, v, terms=terms) for v in vehicles))
+
+    with scope(utility=utility_a.pk):
+        statuses = sorted(Enrollment.objects.get(pk=e.pk).status for e in outcomes)
+    assert statuses == [Status.ACTIVE, Status.WAITLISTED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_racing_the_first_request_gets_the_same_enrollment(utility_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    program = ProgramFactory(utility=utility_a)
+    terms = TermsVersionFactory(program=program)
+    vehicle = eligible_vehicle(utility_a)
+    consent = consent_for(program, terms=terms)
+
+    def attempt():
+        with scope(utility=utility_a.pk):
+            return services.submit_enrollment(
+                program=program,
+                account=vehicle.service_account,
+                vehicle=vehicle,
+                consent=consent,
+                channel=Enrollment.Channel.AUTOMAKER_APP,
+                partner=vehicle.partner,
+                idempotency_key="same-key",
+                idempotency_fingerprint="same-body",
+            )
+
+    outcomes = run_together(attempt, attempt)
+
+    assert all(isinstance(o, tuple) for o in outcomes), outcomes
+    assert outcomes[0][0].pk == outcomes[1][0].pk
+    assert sorted(created for _, created in outcomes) == [False, True]

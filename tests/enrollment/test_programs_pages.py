@@ -226,3 +226,22 @@ def test_the_list_runs_a_constant_number_of_queries(
     with django_assert_max_num_queries(20) as many:
         admin_client.get(url("program_list", utility_a))
     assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_the_program_page_lists_consents_due_for_renewal(admin_client, utility_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from enrollment.models import Consent
+    from tests.enrollment.programs_support import eligible_vehicle, submit
+
+    program = ProgramFactory(utility=utility_a, enrollment_cap=10)
+    due = submit(program, eligible_vehicle(utility_a))
+    with scopes_disabled():
+        Consent.objects.filter(enrollment=due).update(expires_at=timezone.now() + timedelta(days=9))
+    page = admin_client.get(url("program_detail", utility_a, program.pk))
+    body = page.content.decode()
+    assert page.context["renewal_count"] == 1
+    assert due.vehicle.vin in body
+    assert "1 taken of 10" in body

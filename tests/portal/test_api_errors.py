@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/api/", "/api/v1/vehicles", "/api/v1/me/", "/api/v9/x/y"])
+@pytest.mark.parametrize("path", ["/api/", "/api/v1/no-such-thing", "/api/v1/me/", "/api/v9/x/y"])
 def test_it_answers_an_unknown_api_path_with_json(client, path, assert_api_error):
     assert_api_error(client.get(path), 404, "not_found")
 

@@ -28,7 +28,7 @@ def test_it_serves_a_valid_openapi_3_document(client, schema):
 
 def test_it_documents_the_endpoints_and_their_scopes(schema):
     paths = schema["paths"]
-    assert set(paths) == {"/api/v1/me", "/api/v1/utilities", "/api/v1/utilities/{slug}"}
+    assert {"/api/v1/me", "/api/v1/utilities", "/api/v1/utilities/{slug}"} <= set(paths)
     assert paths["/api/v1/utilities"]["get"]["security"] == [{"oauth2": ["utilities:read"]}]
     assert paths["/api/v1/me"]["get"]["security"] == [{"oauth2": []}]
 

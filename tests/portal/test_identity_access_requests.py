@@ -30,8 +30,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks_and_fresh_rate_limits(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def _eager_tasks_and_fresh_rate_limits(eager_tasks):
     cache.clear()  # the public form's rate limit counts per IP in the cache
     yield
     cache.clear()

@@ -29,8 +29,8 @@ STRONG_PASSWORD = "violet-kettle-harbour-91"
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def _eager_tasks(eager_tasks):
+    """Email tasks run in this process when their transaction commits."""
 
 
 @pytest.fixture

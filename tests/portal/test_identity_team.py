@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def _eager_tasks(eager_tasks):
+    """Email tasks run in this process when their transaction commits."""
 
 
 def team_url(utility, name="member_list", **kwargs):

@@ -103,6 +103,19 @@ NOT_TENANT_DATA: dict[str, str] = {
     "api:not_found": "JSON 404 for unknown /api/ paths",
     "oauth2_provider:token": "OAuth2 client credentials",
     "oauth2_provider:revoke-token": "OAuth2 token revocation",
+    "api:v1:vehicle-list": "partner API; only the client's partner's vehicles in its utilities "
+    "(test_api_vehicles::test_it_lists_only_the_partners_vehicles_in_the_clients_utilities)",
+    "api:v1:vehicle-detail": "partner API; another partner's or utility's vehicle is 404 "
+    "(test_api_vehicles::test_it_answers_404_for_a_vehicle_that_is_not_the_clients)",
+    "api:v1:vehicle-by-id": "partner API; as vehicle-detail (same test)",
+    "api:v1:telemetry": "partner API; a foreign vehicle's reading is unknown_vehicle "
+    "(test_api_telemetry::test_it_treats_another_partners_or_utilitys_vehicle_as_unknown)",
+    "api:v1:command-pull": "partner API; only the client's partner's commands in its utilities "
+    "(test_api_commands::test_it_hands_out_only_the_clients_live_pending_commands)",
+    "api:v1:command-ack": "partner API; a foreign command is unknown_command "
+    "(test_api_commands::test_it_answers_unknown_command_for_one_that_is_not_the_clients)",
+    "api:v1:opt-out-create": "partner API; a foreign vehicle is 404 "
+    "(test_api_opt_outs::test_it_answers_404_for_a_vehicle_that_is_not_the_clients)",
     **IDENTITY_NOT_TENANT_DATA,
     **PROGRAM_API,
     **INCENTIVE_API,
