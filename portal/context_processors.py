@@ -12,6 +12,9 @@ from portal.tenancy import workspaces_of
 UTILITY_MENU = [
     (Cap.VIEW_DASHBOARD, "utility:dashboard", "Dashboard"),
     (Cap.VIEW_CUSTOMERS, "utility:customer_list", "Customers"),
+    (Cap.IMPORT_CUSTOMERS, "utility:customer_import", "Import customers"),
+    (Cap.VIEW_PROGRAMS, "utility:program_list", "Programs"),
+    (Cap.VIEW_PROGRAMS, "utility:enrollment_list", "Enrollments"),
     (Cap.VIEW_DEVICES, "utility:vehicle_list", "Vehicles"),
     (Cap.VIEW_DEVICES, "utility:charger_list", "Chargers"),
     (Cap.VIEW_DEVICES, "utility:approved_equipment_list", "Approved equipment"),

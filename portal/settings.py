@@ -339,6 +339,11 @@ ADAPTER_RETRY_MAX_SECONDS = env_int("ADAPTER_RETRY_MAX_SECONDS", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
+    # Suspend participation whose consent expired; list renewals due (hourly is plenty).
+    "enrollment.expire_consents_everywhere": {
+        "task": "enrollment.expire_consents_everywhere",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Security (production) -------------------------------------------------------------------

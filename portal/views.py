@@ -20,6 +20,7 @@ from django_scopes import scopes_disabled
 from kombu import Connection
 
 from enrollment.models import ServiceAccount
+from enrollment.selectors import customer_timeline
 from portal.filters import AuditEventFilter, ServiceAccountFilter
 from portal.models import (
     AccessRequest,
@@ -247,6 +248,7 @@ class CustomerDetailView(UtilityViewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
+        ctx["timeline"] = customer_timeline(account=self.object)
         if self.request.access.can(Cap.VIEW_AUDIT):
             ctx["history"] = AuditEvent.objects.filter(
                 object_type=ServiceAccount._meta.label_lower, object_id=str(self.object.pk)

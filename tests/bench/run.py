@@ -200,6 +200,10 @@ def main() -> None:
 
     run_device_benchmarks()
 
+    from tests.bench.enrollment_bench import run_enrollment_benchmarks
+
+    run_enrollment_benchmarks()
+
 
 if __name__ == "__main__":
     main()

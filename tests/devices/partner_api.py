@@ -112,13 +112,21 @@ def other_utility_vehicle(kestrel_partner, utility_b):
     return VehicleFactory(utility=utility_b, partner=kestrel_partner, partner_vehicle_id="veh-b")
 
 
+def _quarter_hour_an_hour_ago() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0) - timedelta(
+        hours=1
+    )
+
+
+# Fixed once per test session: a module that computes ``ts(0)`` at import and a test that
+# calls ``ts(5)`` later must agree on the base even when a quarter-hour passes in between.
+SESSION_BASE = _quarter_hour_an_hour_ago()
+
+
 def ts(minutes: float = 0, *, base: datetime | None = None) -> datetime:
-    """A time ``minutes`` after a fixed quarter-hour an hour ago."""
-    if base is None:
-        now = datetime.now(UTC)
-        base = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-        base -= timedelta(hours=1)
-    return base + timedelta(minutes=minutes)
+    """A time ``minutes`` after a fixed quarter-hour about an hour before the session began."""
+    return (base or SESSION_BASE) + timedelta(minutes=minutes)
 
 
 def reading(vehicle_id: str = "veh-1", at: datetime | None = None, **fields) -> dict:
