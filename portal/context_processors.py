@@ -8,30 +8,55 @@ from django.urls import reverse
 from portal.roles import Cap
 from portal.tenancy import workspaces_of
 
-# (capability, url name, label). Later issues add their pages here.
-UTILITY_MENU = [
-    (Cap.VIEW_DASHBOARD, "utility:dashboard", "Dashboard"),
-    (Cap.VIEW_CUSTOMERS, "utility:customer_list", "Customers"),
-    (Cap.IMPORT_CUSTOMERS, "utility:customer_import", "Import customers"),
-    (Cap.VIEW_PROGRAMS, "utility:program_list", "Programs"),
-    (Cap.VIEW_PROGRAMS, "utility:enrollment_list", "Enrollments"),
-    (Cap.VIEW_DEVICES, "utility:vehicle_list", "Vehicles"),
-    (Cap.VIEW_DEVICES, "utility:charger_list", "Chargers"),
-    (Cap.VIEW_DEVICES, "utility:approved_equipment_list", "Approved equipment"),
-    (Cap.VIEW_DEVICES, "utility:battery_policy_list", "Battery policies"),
-    (Cap.VIEW_PARTNERS, "utility:partner_list", "Partners"),
-    (Cap.VIEW_INTERCONNECTION, "utility:interconnection_queue", "Interconnection"),
-    (Cap.VIEW_INTERCONNECTION, "utility:interconnection_report", "Interconnection report"),
-    (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
-    (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
-    (Cap.DECIDE_ACCESS_REQUESTS, "utility:access_request_list", "Access requests"),
-    (Cap.VIEW_INCENTIVES, "utility:incentive_list", "Incentives"),
-    (Cap.VIEW_INCENTIVES, "utility:budget_dashboard", "Incentive budgets"),
-    (Cap.VIEW_INCENTIVES, "utility:payout_batch_list", "Payout batches"),
-    (Cap.VIEW_INCENTIVES, "utility:dispute_list", "Incentive disputes"),
-    (Cap.VIEW_INCENTIVES, "utility:ledger", "Incentive ledger"),
-    (Cap.VIEW_INCENTIVES, "utility:incentive_offer_list", "Incentive offers"),
-    (Cap.VIEW_AUDIT, "utility:audit_list", "Audit trail"),
+# Sections of (capability, url name, label); a section shows when any of its pages does.
+UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
+    ("", [(Cap.VIEW_DASHBOARD, "utility:dashboard", "Dashboard")]),
+    (
+        "Customers & programs",
+        [
+            (Cap.VIEW_CUSTOMERS, "utility:customer_list", "Customers"),
+            (Cap.IMPORT_CUSTOMERS, "utility:customer_import", "Import customers"),
+            (Cap.VIEW_PROGRAMS, "utility:program_list", "Programs"),
+            (Cap.VIEW_PROGRAMS, "utility:enrollment_list", "Enrollments"),
+        ],
+    ),
+    (
+        "Fleet",
+        [
+            (Cap.VIEW_DEVICES, "utility:vehicle_list", "Vehicles"),
+            (Cap.VIEW_DEVICES, "utility:charger_list", "Chargers"),
+            (Cap.VIEW_DEVICES, "utility:approved_equipment_list", "Approved equipment"),
+            (Cap.VIEW_DEVICES, "utility:battery_policy_list", "Battery policies"),
+            (Cap.VIEW_PARTNERS, "utility:partner_list", "Partners"),
+        ],
+    ),
+    (
+        "Interconnection",
+        [
+            (Cap.VIEW_INTERCONNECTION, "utility:interconnection_queue", "Review queue"),
+            (Cap.VIEW_INTERCONNECTION, "utility:interconnection_report", "Report"),
+            (Cap.VIEW_INSTALLERS, "utility:installer_list", "Installers & AHJs"),
+        ],
+    ),
+    (
+        "Incentives",
+        [
+            (Cap.VIEW_INCENTIVES, "utility:incentive_list", "Approvals"),
+            (Cap.VIEW_INCENTIVES, "utility:budget_dashboard", "Budgets"),
+            (Cap.VIEW_INCENTIVES, "utility:payout_batch_list", "Payout batches"),
+            (Cap.VIEW_INCENTIVES, "utility:dispute_list", "Disputes"),
+            (Cap.VIEW_INCENTIVES, "utility:ledger", "Ledger"),
+            (Cap.VIEW_INCENTIVES, "utility:incentive_offer_list", "Offers"),
+        ],
+    ),
+    (
+        "Administration",
+        [
+            (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
+            (Cap.DECIDE_ACCESS_REQUESTS, "utility:access_request_list", "Access requests"),
+            (Cap.VIEW_AUDIT, "utility:audit_list", "Audit trail"),
+        ],
+    ),
 ]
 
 
@@ -57,10 +82,18 @@ def navigation(request) -> dict:
     if access is not None:
         slug = access.utility.slug
         current = request.resolver_match.view_name if request.resolver_match else ""
-        for cap, name, label in UTILITY_MENU:
-            if access.can(cap):
-                url = reverse(name, kwargs={"utility_slug": slug})
-                menu.append({"label": label, "url": url, "current": current == name})
+        for title, pages in UTILITY_MENU:
+            items = [
+                {
+                    "label": label,
+                    "url": reverse(name, kwargs={"utility_slug": slug}),
+                    "current": current == name,
+                }
+                for cap, name, label in pages
+                if access.can(cap)
+            ]
+            if items:
+                menu.append({"title": title, "items": items})
     return {
         "nav_workspaces": workspaces,
         "nav_menu": menu,
