@@ -20,7 +20,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -43,6 +43,7 @@ from enrollment.models import (
 )
 from portal.audit import actor_label, record
 from portal.models import User
+from portal.uploads import check_upload
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -270,56 +271,27 @@ def season_label(*, seasons: list[dict], on: date) -> str:
 # --- Documents ------------------------------------------------------------------------------
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
-_SIGNATURES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 
 
-def detect_document_type(head: bytes) -> str | None:
-    """PDF, PNG or JPEG by the file's first bytes (its name and the browser's type claim
-    nothing), else None."""
-    for signature, content_type in _SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
-
-
-def check_document(upload: UploadedFile) -> str:
-    """The upload's content type, or InvalidDocument saying what is wrong with it."""
-    if upload.size > MAX_DOCUMENT_BYTES:
-        raise InvalidDocument(
-            f"“{upload.name}” is {upload.size / 1024 / 1024:.1f} MB; the limit is 10 MB."
-        )
-    if upload.size == 0:
-        raise InvalidDocument(f"“{upload.name}” is empty.")
-    upload.seek(0)
-    content_type = detect_document_type(upload.read(16))
-    upload.seek(0)
-    if content_type is None:
-        raise InvalidDocument(
-            f"“{upload.name}” is not a PDF, PNG or JPEG file (checked by its content, "
-            "whatever its name says)."
-        )
-    return content_type
+def check_document(upload: UploadedFile) -> tuple[str, str]:
+    """The upload's (content type, sha256), or InvalidDocument saying what is wrong with it."""
+    try:
+        return check_upload(upload, max_bytes=MAX_DOCUMENT_BYTES)
+    except ValidationError as exc:
+        raise InvalidDocument(exc.messages[0]) from None
 
 
 def store_document(
     *, utility_id: int, kind: str, upload: UploadedFile, actor: User | None
 ) -> IncentiveDocument:
-    content_type = check_document(upload)
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
+    content_type, sha256 = check_document(upload)
     document = IncentiveDocument(
         utility_id=utility_id,
         kind=kind,
         original_name=(upload.name or kind)[:200],
         content_type=content_type,
         size_bytes=upload.size,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         uploaded_by=_user(actor),
     )
     # The storage name comes from the model's upload_to: random, never the uploaded name.

@@ -104,7 +104,7 @@ def test_the_whole_interconnection_journey(browser, live_server, utility_a, cont
     installer.get_by_label("File").set_input_files(_file("plan.pdf", b"MZ\x90\x00not a pdf"))
     installer.get_by_role("button", name="Upload").click()
     expect(installer.get_by_role("alert")).to_contain_text("not uploaded")
-    expect(installer.locator("form")).to_contain_text(["Only PDF, PNG and JPEG"])
+    expect(installer.locator("form")).to_contain_text(["is not a PDF, PNG or JPEG file"])
 
     for kind in REQUIRED_DOCUMENTS["grid_parallel_v2h"]:
         installer.get_by_label("Kind").select_option(kind)

@@ -226,7 +226,7 @@ def test_a_failed_inspection_goes_back_to_the_installer_then_passes(site):
 @pytest.mark.parametrize(
     ("upload", "message"),
     [
-        (pdf("fake.pdf", b"MZ\x90\x00 this is an exe"), "Only PDF, PNG and JPEG"),
+        (pdf("fake.pdf", b"MZ\x90\x00 this is an exe"), "is not a PDF, PNG or JPEG file"),
         (pdf("empty.pdf", b""), "empty"),
         (big_file(20 * 1024 * 1024 + 1), "limit is 20 MB"),
     ],
