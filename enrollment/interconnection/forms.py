@@ -11,6 +11,7 @@ from enrollment.interconnection.documents import check_upload
 from enrollment.interconnection.services import DRAFT_FIELDS, DeficiencyItemInput
 from enrollment.models import (
     ApplicationDocument,
+    ApplicationMessage,
     DeficiencyItem,
     InterconnectionApplication,
     ServiceAccount,
@@ -179,3 +180,14 @@ class ActionForm(forms.Form):
     on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     approved_export_kw = forms.FloatField(required=False, min_value=0)
     engineer = forms.IntegerField(required=False)
+
+
+class MessageForm(forms.Form):
+    """A message to the other parties of the application."""
+
+    body = forms.CharField(
+        label="Message",
+        max_length=ApplicationMessage.MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Write a message first."},
+    )

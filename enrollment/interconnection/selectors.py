@@ -7,12 +7,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from enrollment.interconnection import screens, sla
 from enrollment.models import (
     ApplicationDocument,
+    ApplicationMessage,
     Deficiency,
     DeficiencyItem,
     InterconnectionApplication,
@@ -221,6 +236,9 @@ def application_page(app: Application) -> dict:
         "deficiencies": deficiencies,
         "open_deficiency": next((d for d in deficiencies if d.answered_at is None), None),
         "transitions": list(app.transitions.select_related("actor")),
+        "thread": list(
+            ApplicationMessage.objects.filter(application=app).order_by("created_at", "id")
+        ),
         "clock_rows": clock_rows(app, clocks),
         "screen_rows": [
             {**row, "label": screens.SCREEN_LABELS.get(row["screen"], row["screen"])}
@@ -234,3 +252,35 @@ def application_related() -> tuple[str, ...]:
         "utility", "installer", "ahj", "service_account", "vehicle", "charger", "transformer",
         "assigned_engineer", "pto_by", "created_by",
     )  # fmt: skip
+
+
+# --- Messages -----------------------------------------------------------------------------------
+
+
+def with_message_summary(queryset: QuerySet) -> QuerySet:
+    """Annotate each application with ``message_count`` and ``has_new_message``: a message
+    from the utility or the AHJ newer than the installer's last post (any, if it never
+    posted). Subqueries, so the list's query count does not grow with its length."""
+    thread = ApplicationMessage.objects.filter(application=OuterRef("pk"))
+    installer = ApplicationMessage.Party.INSTALLER
+    count = thread.order_by().values("application").annotate(n=Count("id")).values("n")
+    last_installer = thread.filter(party=installer).order_by("-created_at").values("created_at")[:1]
+    last_other = thread.exclude(party=installer).order_by("-created_at").values("created_at")[:1]
+    return queryset.annotate(
+        message_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        last_installer_message_at=Subquery(last_installer),
+        last_reply_at=Subquery(last_other),
+    ).annotate(
+        has_new_message=Case(
+            When(
+                Q(last_reply_at__isnull=False)
+                & (
+                    Q(last_installer_message_at__isnull=True)
+                    | Q(last_reply_at__gt=F("last_installer_message_at"))
+                ),
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )

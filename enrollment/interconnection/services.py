@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -25,6 +25,7 @@ from enrollment.interconnection import screens, sla
 from enrollment.interconnection.documents import check_upload
 from enrollment.models import (
     ApplicationDocument,
+    ApplicationMessage,
     ApplicationTransition,
     Deficiency,
     DeficiencyItem,
@@ -892,3 +893,68 @@ def report_installed(*, application: Application, actor: User) -> Application:
             actor=actor, now=now,
         )  # fmt: skip
     return app
+
+
+# --- Messages between the parties -------------------------------------------------------------
+
+# The same person posting the same text again within this window is a double submit.
+MESSAGE_DUPLICATE_WINDOW = timedelta(seconds=10)
+
+
+def post_message(
+    *, application: Application, author: User, party: str, body: str
+) -> ApplicationMessage:
+    """Add a message to the application's thread and email the other parties on commit.
+    A repeat of the author's last text within ``MESSAGE_DUPLICATE_WINDOW`` returns the
+    message already posted (a double click posts once). The caller has checked that
+    ``author`` speaks for ``party`` on this application."""
+    if party not in ApplicationMessage.Party.values:
+        raise InvalidInput("Unknown party.")
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write a message first.")
+    if len(body) > ApplicationMessage.MAX_LENGTH:
+        raise InvalidInput(
+            f"A message is at most {ApplicationMessage.MAX_LENGTH} characters "
+            f"(this one has {len(body)})."
+        )
+    with transaction.atomic():
+        app = _lock(application.pk)  # serializes concurrent posts on the thread
+        if app.status == Status.DRAFT:
+            raise TransitionNotAllowed(
+                "Messages go to the utility and the AHJ once the application is submitted."
+            )
+        now = timezone.now()
+        duplicate = (
+            ApplicationMessage.objects.filter(
+                application=app,
+                author=author,
+                party=party,
+                body=body,
+                created_at__gte=now - MESSAGE_DUPLICATE_WINDOW,
+            )
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if duplicate is not None:
+            return duplicate
+        message = ApplicationMessage.objects.create(
+            utility_id=app.utility_id,
+            application=app,
+            author=author,
+            author_label=actor_label(user=author),
+            party=party,
+            body=body,
+            created_at=now,
+        )
+        record(
+            action="interconnection.message_posted",
+            utility=app.utility,
+            obj=app,
+            actor=author,
+            changes={"message_id": message.pk, "party": party, "length": len(body)},
+        )
+        from enrollment.interconnection.tasks import notify_message
+
+        enqueue_on_commit(notify_message, utility_id=app.utility_id, message_id=message.pk)
+    return message

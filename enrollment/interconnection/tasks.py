@@ -1,4 +1,4 @@
-"""Emails to the parties of an application on every transition. Takes ids, runs in the
+"""Emails to the parties of an application on every transition and every message. Takes ids, runs in the
 application's utility scope, and marks the transition notified so a redelivered message
 (acks_late) sends nothing twice. Only transient mail errors retry."""
 
@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from enrollment.models import ApplicationTransition
+from enrollment.models import ApplicationMessage, ApplicationTransition
 from portal.celery import app
 from portal.models import Membership
 from portal.tasking import TenantTask
@@ -119,3 +119,44 @@ def notify_transition(self, *, utility_id: int, transition_id: int) -> None:
         # Sent inside the transaction: a mail failure rolls the marker back and retries.
         transition.notified_at = timezone.now()
         transition.save(update_fields=["notified_at"])
+
+
+@app.task(bind=True, base=TenantTask, name="interconnection.notify_message", **MAIL_RETRY)
+def notify_message(self, *, utility_id: int, message_id: int) -> None:
+    """Email a new message to the parties other than its author's."""
+    with transaction.atomic():
+        message = (
+            ApplicationMessage.objects.select_for_update(of=("self",))
+            .select_related(
+                "application",
+                "application__utility",
+                "application__installer",
+                "application__ahj",
+                "application__assigned_engineer",
+                "application__service_account",
+            )
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None or message.notified_at is not None:
+            return
+        application = message.application
+        for party, emails, link in _recipients(application):
+            if party == message.party:
+                continue
+            context = {
+                "message": message,
+                "application": application,
+                "party": party,
+                "url": settings.SITE_URL + link,
+            }
+            subject = render_to_string("interconnection/email/message_subject.txt", context)
+            body = render_to_string("interconnection/email/message_body.txt", context)
+            EmailMessage(
+                subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
+                body=body,
+                to=emails,
+            ).send()
+        # Sent inside the transaction: a mail failure rolls the marker back and retries.
+        message.notified_at = timezone.now()
+        message.save(update_fields=["notified_at"])

@@ -23,6 +23,11 @@ utility_urlpatterns = [
         "interconnection/<int:pk>/act/", views.UtilityActView.as_view(), name="interconnection_act"
     ),
     path(
+        "interconnection/<int:pk>/messages/",
+        views.UtilityMessageView.as_view(),
+        name="interconnection_message",
+    ),
+    path(
         "interconnection/<int:pk>/pto-letter/",
         views.PtoLetterView.as_view(),
         name="interconnection_pto_letter",
@@ -66,6 +71,11 @@ installer_urlpatterns = [
         name="installer_interconnection_act",
     ),
     path(
+        "interconnection/<int:pk>/messages/",
+        views.InstallerMessageView.as_view(),
+        name="installer_interconnection_message",
+    ),
+    path(
         "interconnection/<int:pk>/documents/<int:doc_pk>/",
         views.InstallerApplicationDocumentView.as_view(),
         name="installer_interconnection_document",
@@ -83,6 +93,11 @@ ahj_urlpatterns = [
         "interconnection/<int:pk>/act/",
         views.AHJActView.as_view(),
         name="ahj_interconnection_act",
+    ),
+    path(
+        "interconnection/<int:pk>/messages/",
+        views.AHJMessageView.as_view(),
+        name="ahj_interconnection_message",
     ),
     path(
         "interconnection/<int:pk>/documents/<int:doc_pk>/",

@@ -32,6 +32,7 @@ from enrollment.interconnection.forms import (
     ApplicationForm,
     DeficiencyFormSet,
     DocumentForm,
+    MessageForm,
     NewApplicationForm,
     deficiency_items,
 )
@@ -99,8 +100,13 @@ def render_application(request, *, party: Party, app: Application, status: int =
                 item.response_document.url = party.url(
                     "interconnection_document", pk=app.pk, doc_pk=item.response_document_id
                 )
+    message_form = extra.pop("message_form", None) or MessageForm()
+    can_message = extra.pop("can_message", True) and not app.is_draft
     ctx.update(
         party=party.kind,
+        message_url=party.url("interconnection_message", pk=app.pk),
+        message_form=message_form,
+        can_message=can_message,
         act_url=party.url("interconnection_act", pk=app.pk),
         list_url=party.url(
             "interconnection_list" if party.kind != "utility" else "interconnection_queue"
@@ -111,6 +117,23 @@ def render_application(request, *, party: Party, app: Application, status: int =
         **extra,
     )
     return render(request, "interconnection/application_detail.html", ctx, status=status)
+
+
+def post_message(request, *, party: Party, app: Application, page):
+    """A message from ``party`` to the others. A refused one re-renders the page with the
+    text kept; a sent one redirects to the thread."""
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return page(app, message_form=form, error="The message was not sent: see below.")
+    try:
+        services.post_message(
+            application=app, author=request.user, party=party.kind, body=form.cleaned_data["body"]
+        )
+    except InterconnectionError as error:
+        form.add_error("body", _error_text(error))
+        return page(app, message_form=form, error=_error_text(error))
+    messages.success(request, "Message sent.")
+    return HttpResponseRedirect(party.url("interconnection_detail", pk=app.pk) + "#messages")
 
 
 # --- Utility --------------------------------------------------------------------------------
@@ -176,6 +199,7 @@ class UtilityApplicationMixin(UtilityViewMixin):
             app=app,
             status=status,
             can_review=can_review,
+            can_message=can_review,
             deficiency_formset=extra.pop("deficiency_formset", None)
             or DeficiencyFormSet(prefix="items"),
             engineers=services.engineers_of(app.utility_id) if can_review else [],
@@ -261,6 +285,18 @@ class UtilityActView(UtilityApplicationMixin, View):
                 kwargs={"utility_slug": request.utility.slug, "pk": app.pk},
             )
         )
+
+
+class UtilityMessageView(UtilityApplicationMixin, View):
+    """Reading the thread needs VIEW_INTERCONNECTION (the detail page); writing needs
+    REVIEW_INTERCONNECTION."""
+
+    required_capability = Cap.REVIEW_INTERCONNECTION
+    http_method_names = ["post"]
+
+    def post(self, request, *args, pk: int, **kwargs):
+        app = self.get_application(pk)
+        return post_message(request, party=_utility_party(request), app=app, page=self.page)
 
 
 class UtilityDocumentView(UtilityViewMixin, View):
@@ -430,7 +466,9 @@ class InstallerListView(OrgListMixin, InstallerMixin, ListView):
         qs = self.applications()
         if self.show in self.SHOW:
             qs = qs.filter(**self.SHOW[self.show]).distinct()
-        return selectors.list_queryset(qs).order_by("-created_at", "-id")
+        return selectors.with_message_summary(selectors.list_queryset(qs)).order_by(
+            "-created_at", "-id"
+        )
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -577,6 +615,22 @@ class InstallerActView(InstallerDetailView):
             return self.redirect_to(app, message)
 
 
+class InstallerMessageView(InstallerDetailView):
+    http_method_names = ["post"]
+
+    def post(self, request, *args, pk: int, **kwargs):
+        app = self.get_application(pk)
+        with application_scope(app):
+            return post_message(
+                request,
+                party=self.party,
+                app=app,
+                page=lambda app, **extra: self.page(
+                    app, answer_form=self.answer_form(app), **extra
+                ),
+            )
+
+
 class InstallerApplicationDocumentView(OrgDocumentMixin, InstallerMixin):
     pass
 
@@ -674,6 +728,15 @@ class AHJActView(AHJDetailView):
                 )
         messages.success(request, "Done.")
         return HttpResponseRedirect(self.party.url("interconnection_detail", pk=app.pk))
+
+
+class AHJMessageView(AHJDetailView):
+    http_method_names = ["post"]
+
+    def post(self, request, *args, pk: int, **kwargs):
+        app = self.get_application(pk)
+        with application_scope(app):
+            return post_message(request, party=self.party, app=app, page=self.page)
 
 
 class AHJApplicationDocumentView(OrgDocumentMixin, AHJMixin):

@@ -21,6 +21,7 @@ from portal.models import AHJ, InstallerCompany, TenantOwned
 
 __all__ = [
     "ApplicationDocument",
+    "ApplicationMessage",
     "ApplicationTransition",
     "Deficiency",
     "DeficiencyItem",
@@ -479,3 +480,37 @@ class DeficiencyItem(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_topic_display()}: {self.comment[:60]}"
+
+
+class ApplicationMessage(TenantOwned):
+    """A message between the parties of an application (installer, utility, AHJ), shown to
+    all of them oldest first; the notification task emails the other parties once."""
+
+    class Party(models.TextChoices):
+        INSTALLER = "installer", "Installer"
+        UTILITY = "utility", "Utility"
+        AHJ = "ahj", "AHJ"
+
+    MAX_LENGTH = 4000
+
+    id = models.BigAutoField(primary_key=True)
+    application = models.ForeignKey(
+        InterconnectionApplication, on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_label = models.CharField(max_length=254)
+    party = models.CharField(max_length=10, choices=Party.choices)
+    body = models.TextField(max_length=MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["application", "created_at"], name="ic_message_thread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_party_display()} message on {self.application_id}"

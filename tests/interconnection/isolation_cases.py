@@ -37,6 +37,7 @@ INTERCONNECTION_CASES: dict[str, Case] = {
         make=_submitted, kwargs=pk_kwargs, marker=_customer_name
     ),
     "utility:interconnection_act": Case(make=_submitted, kwargs=pk_kwargs, method="post"),
+    "utility:interconnection_message": Case(make=_submitted, kwargs=pk_kwargs, method="post"),
     "utility:interconnection_pto_letter": Case(
         make=_with_pto, kwargs=pk_kwargs, marker=_customer_name
     ),
@@ -46,6 +47,7 @@ INTERCONNECTION_CASES: dict[str, Case] = {
 }
 
 _PAGES = "tests/interconnection/test_party_isolation.py"
+_MESSAGES = "tests/interconnection/test_messages.py"
 INTERCONNECTION_ORG_ROUTES: dict[str, str] = {
     "installer_interconnection_list": f"{_PAGES}::test_it_lists_only_the_installers_own_applications",
     "installer_interconnection_new": f"{_PAGES}::test_it_offers_an_installer_only_utilities_it_is_approved_in",
@@ -54,8 +56,10 @@ INTERCONNECTION_ORG_ROUTES: dict[str, str] = {
     "installer_interconnection_answer": f"{_PAGES}::test_it_hides_another_companys_application_from_an_installer",
     "installer_interconnection_act": f"{_PAGES}::test_it_hides_another_companys_application_from_an_installer",
     "installer_interconnection_document": f"{_PAGES}::test_it_hides_another_companys_documents_from_an_installer",
+    "installer_interconnection_message": f"{_MESSAGES}::test_it_hides_another_companys_thread_from_an_installer",
     "ahj_interconnection_list": f"{_PAGES}::test_it_lists_only_the_ahjs_jurisdiction",
     "ahj_interconnection_detail": f"{_PAGES}::test_it_hides_another_jurisdictions_application_from_an_ahj",
     "ahj_interconnection_act": f"{_PAGES}::test_it_hides_another_jurisdictions_application_from_an_ahj",
     "ahj_interconnection_document": f"{_PAGES}::test_it_hides_another_jurisdictions_application_from_an_ahj",
+    "ahj_interconnection_message": f"{_MESSAGES}::test_it_hides_another_jurisdictions_thread_from_an_ahj",
 }
