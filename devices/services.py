@@ -28,21 +28,14 @@ from django_scopes import scopes_disabled
 from devices.models import AdapterConfig, DeviceCommand, Mode, OptOut, Vehicle
 from enrollment.models import ServiceAccount
 from portal.audit import record
+from portal.errors import DomainError
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
 # --- Errors -------------------------------------------------------------------------------
 
 
-class DeviceError(Exception):
-    """A refused device action. ``code`` is stable (the API's error code); ``details`` are
-    machine-readable context that never names another utility."""
-
-    code = "request_failed"
-
-    def __init__(self, message: str, **details: Any):
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class DeviceError(DomainError):
+    """A refused device action."""
 
 
 class DeviceNotFound(DeviceError):

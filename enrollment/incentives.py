@@ -42,22 +42,17 @@ from enrollment.models import (
     ServiceAccount,
 )
 from portal.audit import actor_label, record
+from portal.errors import DomainError
 from portal.models import User
 from portal.uploads import check_upload
 
 # --- Errors ---------------------------------------------------------------------------------
 
 
-class IncentiveError(Exception):
-    """A refused incentive action. ``message`` is written for the person who asked; ``code``
-    is stable, for an API to map."""
+class IncentiveError(DomainError):
+    """A refused incentive action."""
 
     code = "incentive_error"
-
-    def __init__(self, message: str, **details: Any):
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class InvalidInput(IncentiveError):

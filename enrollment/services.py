@@ -33,6 +33,7 @@ from enrollment import eligibility
 from enrollment.eligibility import Evaluation, Rule
 from enrollment.models import Consent, Enrollment, Program, ServiceAccount, TermsVersion
 from portal.audit import actor_label, record
+from portal.errors import DomainError
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement, User, Utility
 from portal.request_context import get_request_id
 from portal.tasking import enqueue_on_commit
@@ -76,16 +77,8 @@ RULE_FIELDS = (
 # --- Errors -------------------------------------------------------------------------------
 
 
-class EnrollmentError(Exception):
-    """A refused enrollment action. ``code`` is stable (the API's error code); ``message`` is
-    written for the person or partner who asked and never names another utility."""
-
-    code = "request_failed"
-
-    def __init__(self, message: str, **details: Any):
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class EnrollmentError(DomainError):
+    """A refused enrollment action."""
 
 
 class EnrollmentNotFound(EnrollmentError):

@@ -21,15 +21,12 @@ from oauth2_provider.models import AbstractApplication, AccessToken, get_applica
 from oauth2_provider.settings import oauth2_settings
 
 from portal.audit import record
+from portal.errors import DomainError
 from portal.models import AutomakerPartner, PartnerAgreement, PartnerClient, User, Utility
 
 
-class PartnerClientError(Exception):
-    """A refused partner-client action. ``message`` is written for the operator who asked."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class PartnerClientError(DomainError):
+    """A refused partner-client action."""
 
 
 @dataclass(frozen=True)

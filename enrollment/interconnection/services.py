@@ -36,6 +36,7 @@ from enrollment.models import (
 )
 from enrollment.models.interconnection import DEFAULT_SLA_BUSINESS_DAYS
 from portal.audit import actor_label, record
+from portal.errors import DomainError
 from portal.models import InstallerCompany, User, Utility
 from portal.roles import CAPABILITIES, Cap
 from portal.tasking import enqueue_on_commit
@@ -51,15 +52,8 @@ Kind = ApplicationDocument.Kind
 # --- Errors ---------------------------------------------------------------------------------
 
 
-class InterconnectionError(Exception):
-    """A refused action; ``message`` is written for the person who asked."""
-
-    code = "request_failed"
-
-    def __init__(self, message: str, **details: Any):
-        super().__init__(message)
-        self.message = message
-        self.details = details
+class InterconnectionError(DomainError):
+    """A refused interconnection action."""
 
 
 class TransitionNotAllowed(InterconnectionError):

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 from django_scopes import scope
 
 from portal.audit import record
+from portal.errors import DomainError
 from portal.identity import selectors
 from portal.models import (
     AHJ,
@@ -39,14 +40,10 @@ _ORG_FIELD = {OrgKind.UTILITY: "utility", OrgKind.INSTALLER: "installer", OrgKin
 _ORG_MODEL = {OrgKind.UTILITY: Utility, OrgKind.INSTALLER: InstallerCompany, OrgKind.AHJ: AHJ}
 
 
-class IdentityError(Exception):
-    """A refused identity action. ``message`` is written for the person who asked."""
+class IdentityError(DomainError):
+    """A refused identity action."""
 
     code = "identity_error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class AlreadyInvited(IdentityError):
