@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from devices.models import AdapterConfig, DeviceCommand, Mode, OptOut, Vehicle
+from devices.models import AdapterConfig, CustomerPreference, DeviceCommand, Mode, OptOut, Vehicle
 from enrollment.models import ServiceAccount
 from portal.audit import record
 from portal.errors import DomainError
@@ -677,3 +677,43 @@ def _apply_ack(
     command.acknowledged_at = min(ack.at, now) if ack.at else now
     command.updated_at = now
     return AckResult(command_id=ack.command_id, ok=True, changed=True, status=command.status)
+
+
+PREFERENCE_FIELDS = (
+    "reserve_soc_pct",
+    "reserve_miles",
+    "miles_per_kwh",
+    "departure_time",
+    "target_soc_pct",
+)
+
+
+def set_preferences(*, vehicle: Vehicle, values: Mapping[str, Any], **audit_actor: Any):
+    """Replace the driver's app preferences for a vehicle (fields not given are cleared to
+    their defaults), audited with before and after."""
+
+    with transaction.atomic():
+        preference, _ = CustomerPreference.objects.select_for_update().get_or_create(
+            vehicle=vehicle, defaults={"utility": vehicle.utility}
+        )
+        defaults = {f.name: f.get_default() for f in CustomerPreference._meta.fields}
+        before = {name: getattr(preference, name) for name in PREFERENCE_FIELDS}
+        for name in PREFERENCE_FIELDS:
+            setattr(preference, name, values.get(name, defaults[name]))
+        preference.full_clean(exclude=["vehicle", "utility"])
+        preference.save()
+        after = {name: getattr(preference, name) for name in PREFERENCE_FIELDS}
+        changed = {
+            name: [str(before[name]), str(after[name])]
+            for name in PREFERENCE_FIELDS
+            if before[name] != after[name]
+        }
+        if changed:
+            record(
+                action="vehicle.preferences_set",
+                utility=vehicle.utility,
+                obj=vehicle,
+                changes=changed,
+                **audit_actor,
+            )
+    return preference

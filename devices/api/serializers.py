@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices import telemetry
-from devices.models import DeviceCommand, Mode, OptOut, Vehicle
+from devices.models import CustomerPreference, DeviceCommand, Mode, OptOut, Vehicle
 from devices.services import ACKNOWLEDGED_STATUSES
 from devices.vin import InvalidVIN, normalize_vin
 
@@ -324,3 +324,20 @@ class OptOutSerializer(serializers.ModelSerializer):
             "received_at",
         ]
         read_only_fields = fields
+
+
+class PreferenceSerializer(serializers.ModelSerializer):
+    """What the driver set in the automaker's app. A reserve is a SoC percentage or miles
+    (with the vehicle's miles per kWh); the departure time is local to the premise."""
+
+    class Meta:
+        model = CustomerPreference
+        fields = [
+            "reserve_soc_pct",
+            "reserve_miles",
+            "miles_per_kwh",
+            "departure_time",
+            "target_soc_pct",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]

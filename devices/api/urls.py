@@ -12,6 +12,9 @@ urlpatterns = [
     path("vehicles", vehicle_list, name="vehicle-list"),
     path("vehicles/by-id/<str:vehicle_id>", vehicle_by_id, name="vehicle-by-id"),
     path("vehicles/<str:vin>", vehicle_detail, name="vehicle-detail"),
+    path(
+        "vehicles/<str:vin>/preferences", views.PreferenceView.as_view(), name="vehicle-preferences"
+    ),
     path("telemetry", views.TelemetryView.as_view(), name="telemetry"),
     path("commands", views.CommandPullView.as_view(), name="command-pull"),
     path("commands/ack", views.CommandAckView.as_view(), name="command-ack"),

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from devices import services, telemetry
 from devices.api import serializers as s
 from devices.api.filters import VehicleAPIFilter
-from devices.models import Vehicle
+from devices.models import CustomerPreference, Vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from portal.api.base import PartnerAPIView, PartnerViewSet
 from portal.api.errors import APIError
@@ -538,3 +538,51 @@ class OptOutView(DeviceAPIMixin, PartnerAPIView):
             s.OptOutSerializer(opt_out).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+@extend_schema(
+    summary="The driver's app preferences for one of your vehicles",
+    description=(
+        "Reserve (SoC % and/or miles, with miles per kWh), usual departure time (local to the "
+        "premise) and target SoC. PUT replaces them: a field left out returns to its default. "
+        "Dispatch never discharges below the reserve and keeps the departure target reachable."
+    ),
+    request=s.PreferenceSerializer,
+    responses={200: s.PreferenceSerializer},
+    examples=[
+        OpenApiExample(
+            "Keep 60 miles, leave at 07:30 with 90 %",
+            value={
+                "reserve_miles": 60,
+                "miles_per_kwh": 2.4,
+                "departure_time": "07:30",
+                "target_soc_pct": 90,
+            },
+        )
+    ],
+)
+class PreferenceView(DeviceAPIMixin, PartnerAPIView):
+    required_scopes = {"GET": ["vehicles:read"], "PUT": ["vehicles:write"]}
+
+    def _vehicle(self) -> Vehicle:
+        try:
+            vin = normalize_vin(self.kwargs["vin"])
+        except InvalidVIN:
+            raise services.UnknownVehicle("No such vehicle of yours here.") from None
+        return one_vehicle(partner_vehicles(self).filter(vin=vin))
+
+    def get(self, request, vin: str):
+        vehicle = self._vehicle()
+        preference = CustomerPreference.objects.filter(vehicle=vehicle).first()
+        if preference is None:
+            preference = CustomerPreference(vehicle=vehicle, utility=vehicle.utility)
+        return Response(s.PreferenceSerializer(preference).data)
+
+    def put(self, request, vin: str):
+        vehicle = self._vehicle()
+        serializer = s.PreferenceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        preference = services.set_preferences(
+            vehicle=vehicle, values=serializer.validated_data, **self.partner_access.audit_actor
+        )
+        return Response(s.PreferenceSerializer(preference).data)

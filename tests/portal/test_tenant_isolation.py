@@ -18,6 +18,7 @@ from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
 from tests.devices.isolation_cases import DEVICES_CASES
+from tests.dispatch.isolation_cases import DISPATCH_CASES
 from tests.enrollment.isolation_cases import (
     INCENTIVE_API,
     INCENTIVE_CASES,
@@ -84,6 +85,7 @@ UTILITY_CASES: dict[str, Case] = {
     **PROGRAM_CASES,
     **INCENTIVE_CASES,
     **INTERCONNECTION_CASES,
+    **DISPATCH_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in
@@ -108,6 +110,8 @@ NOT_TENANT_DATA: dict[str, str] = {
     "api:v1:vehicle-detail": "partner API; another partner's or utility's vehicle is 404 "
     "(test_api_vehicles::test_it_answers_404_for_a_vehicle_that_is_not_the_clients)",
     "api:v1:vehicle-by-id": "partner API; as vehicle-detail (same test)",
+    "api:v1:vehicle-preferences": "partner API; a foreign vehicle is 404 "
+    "(test_api_preferences::test_it_answers_404_for_a_vehicle_that_is_not_the_clients)",
     "api:v1:telemetry": "partner API; a foreign vehicle's reading is unknown_vehicle "
     "(test_api_telemetry::test_it_treats_another_partners_or_utilitys_vehicle_as_unknown)",
     "api:v1:command-pull": "partner API; only the client's partner's commands in its utilities "
