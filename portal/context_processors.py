@@ -21,6 +21,10 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "Dispatch",
+        [(Cap.VIEW_EVENTS, "utility:event_list", "Events")],
+    ),
+    (
         "Fleet",
         [
             (Cap.VIEW_DEVICES, "utility:vehicle_list", "Vehicles"),

@@ -204,6 +204,10 @@ def main() -> None:
 
     run_enrollment_benchmarks()
 
+    from tests.bench.dispatch_bench import run_planning_benchmark
+
+    run_planning_benchmark()
+
 
 if __name__ == "__main__":
     main()
