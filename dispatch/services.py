@@ -17,6 +17,7 @@ from enrollment.models import Enrollment, Program
 from portal import audit
 from portal.errors import DomainError
 from portal.models import User, Utility
+from portal.tasking import enqueue_on_commit
 
 
 class EventError(DomainError):
@@ -183,10 +184,12 @@ def cancel_event(
         verb="cancelled", now=now,
     )  # fmt: skip
     event.cancelled_at = now
-    return _save_action(
+    event = _save_action(
         event, fields=["cancelled_at"], action="event.cancelled", from_state=status,
         actor=actor, now=now, comment=reason,
     )  # fmt: skip
+    _restore_on_commit(event)
+    return event
 
 
 @transaction.atomic
@@ -200,10 +203,19 @@ def end_early(
         verb="ended early", now=now,
     )  # fmt: skip
     event.ended_early_at = now
-    return _save_action(
+    event = _save_action(
         event, fields=["ended_early_at"], action="event.ended_early", from_state=status,
         actor=actor, now=now, comment=reason,
     )  # fmt: skip
+    _restore_on_commit(event)
+    return event
+
+
+def _restore_on_commit(event: Event) -> None:
+    """Vehicles already commanded go back to normal charging once the change commits."""
+    from dispatch.tasks import restore_event  # the tasks module imports this one
+
+    enqueue_on_commit(restore_event, utility_id=event.utility_id, event_id=event.pk)
 
 
 @transaction.atomic

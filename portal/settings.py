@@ -344,6 +344,8 @@ ADAPTER_RETRY_MAX_SECONDS = env_int("ADAPTER_RETRY_MAX_SECONDS", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
+    # Plan and issue commands for events whose notice time has passed.
+    "dispatch.activate_due_events": {"task": "dispatch.activate_due_events", "schedule": 60.0},
     # Suspend participation whose consent expired; list renewals due (hourly is plenty).
     "enrollment.expire_consents_everywhere": {
         "task": "enrollment.expire_consents_everywhere",
