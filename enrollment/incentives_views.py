@@ -9,14 +9,13 @@ as a message on the page, never as an error page.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -46,6 +45,7 @@ from enrollment.models import (
     PayoutBatch,
     PayoutMethod,
 )
+from portal.downloads import csv_download, document_download
 from portal.models import AuditEvent
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
@@ -328,18 +328,9 @@ class IncentiveDocumentView(UtilityViewMixin, View):
 
     def get(self, request, *args, pk: int, **kwargs):
         document = get_object_or_404(IncentiveDocument.objects.all(), pk=pk)
-        try:
-            handle = document.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("The file is missing from storage.") from None
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=document.download_name,
-            content_type=document.content_type,
+        return document_download(
+            file=document.file, filename=document.download_name, content_type=document.content_type
         )
-        response["Cache-Control"] = "private, no-store"
-        return response
 
 
 # --- Budget ---------------------------------------------------------------------------------
@@ -470,46 +461,29 @@ class LedgerExportView(UtilityViewMixin, FilteredListMixin, View):
 
     def get(self, request, *args, **kwargs):
         entries = self.filtered_queryset()
-        if self.filterset.errors:
-            return HttpResponse(
-                "Invalid filter: "
-                + "; ".join(f"{k}: {' '.join(v)}" for k, v in self.filterset.errors.items()),
-                status=400,
-                content_type="text/plain",
-            )
-
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
-
-        def rows():
-            yield writer.writerow(self.HEADER)
-            for e in entries.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        e.pk,
-                        e.created_at.isoformat(),
-                        e.program.name,
-                        e.kind,
-                        f"{e.amount:.2f}",
-                        e.incentive_id,
-                        e.incentive.offer.get_kind_display(),
-                        e.incentive.service_account.account_number,
-                        e.incentive.service_account.customer_name,
-                        e.reverses_id or "",
-                        e.settles_id or "",
-                        e.payout_batch_id or "",
-                        e.memo,
-                        e.actor_label,
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
+        if error := self.filter_error_response():
+            return error
+        rows = (
+            [
+                e.pk,
+                e.created_at.isoformat(),
+                e.program.name,
+                e.kind,
+                f"{e.amount:.2f}",
+                e.incentive_id,
+                e.incentive.offer.get_kind_display(),
+                e.incentive.service_account.account_number,
+                e.incentive.service_account.customer_name,
+                e.reverses_id or "",
+                e.settles_id or "",
+                e.payout_batch_id or "",
+                e.memo,
+                e.actor_label,
+            ]
+            for e in entries.iterator(chunk_size=2000)
+        )
         name = f"incentive-ledger-{request.utility.slug}-{timezone.localdate():%Y%m%d}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return csv_download(filename=name, header=self.HEADER, rows=rows)
 
 
 # --- Payout batches -------------------------------------------------------------------------

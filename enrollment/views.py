@@ -9,14 +9,13 @@ without any check here. Every change goes through ``enrollment.services``; a ref
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +38,7 @@ from enrollment.forms import (
 )
 from enrollment.models import Enrollment, Program, ServiceAccount
 from enrollment.models.programs import CustomerImport
+from portal.downloads import csv_download
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
@@ -486,14 +486,7 @@ class CustomerImportReportView(UtilityViewMixin, DetailView):
 
     def get(self, request, *args, **kwargs):
         customer_import_row = self.get_object()
-
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
-        rows = (writer.writerow(r) for r in customer_import.report_rows(customer_import_row))
-        response = StreamingHttpResponse(rows, content_type="text/csv")
-        name = f"customer-import-{customer_import_row.pk}-report.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return csv_download(
+            filename=f"customer-import-{customer_import_row.pk}-report.csv",
+            rows=customer_import.report_rows(customer_import_row),
+        )

@@ -3,7 +3,6 @@ installers, the installer and AHJ workspaces, and the health check."""
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection
 from django.db.models import Count
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.views import View
@@ -21,6 +20,7 @@ from kombu import Connection
 
 from enrollment.models import ServiceAccount
 from enrollment.selectors import customer_timeline
+from portal.downloads import csv_download
 from portal.filters import AuditEventFilter, ServiceAccountFilter
 from portal.models import (
     AccessRequest,
@@ -144,6 +144,17 @@ class FilteredListMixin:
     def get_queryset(self):
         return self.filtered_queryset()
 
+    def filter_error_response(self) -> HttpResponse | None:
+        """For exports: a plain 400 naming the bad filter values, or None when all are fine."""
+        if not self.filterset.errors:
+            return None
+        return HttpResponse(
+            "Invalid filter: "
+            + "; ".join(f"{k}: {' '.join(v)}" for k, v in self.filterset.errors.items()),
+            status=400,
+            content_type="text/plain",
+        )
+
     def get_context_data(self, **kwargs):
         return super().get_context_data(filter=self.filterset, **kwargs)
 
@@ -169,54 +180,30 @@ class AuditExportView(UtilityViewMixin, FilteredListMixin, View):
 
     def get(self, request, *args, **kwargs):
         events = self.filtered_queryset()
-        if self.filterset.errors:
-            return HttpResponse(
-                "Invalid filter: "
-                + "; ".join(f"{k}: {' '.join(v)}" for k, v in self.filterset.errors.items()),
-                status=400,
-                content_type="text/plain",
-            )
+        if error := self.filter_error_response():
+            return error
 
-        class Echo:
-            def write(self, value):
-                return value
-
-        writer = csv.writer(Echo())
         header = [
-            "time_utc",
-            "actor",
-            "action",
-            "object_type",
-            "object_id",
-            "object",
-            "from",
-            "to",
-            "comment",
-            "request_id",
-        ]
-
-        def rows():
-            yield writer.writerow(header)
-            for e in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        e.created_at.isoformat(),
-                        e.actor_label,
-                        e.action,
-                        e.object_type,
-                        e.object_id,
-                        e.object_repr,
-                        e.from_state,
-                        e.to_state,
-                        e.comment,
-                        e.request_id,
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv")
+            "time_utc", "actor", "action", "object_type", "object_id", "object",
+            "from", "to", "comment", "request_id",
+        ]  # fmt: skip
+        rows = (
+            [
+                e.created_at.isoformat(),
+                e.actor_label,
+                e.action,
+                e.object_type,
+                e.object_id,
+                e.object_repr,
+                e.from_state,
+                e.to_state,
+                e.comment,
+                e.request_id,
+            ]  # fmt: skip
+            for e in events.iterator(chunk_size=2000)
+        )
         name = f"audit-{request.utility.slug}-{timezone.localdate():%Y%m%d}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return csv_download(filename=name, header=header, rows=rows)
 
 
 class AuditDetailView(UtilityViewMixin, DetailView):

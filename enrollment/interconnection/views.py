@@ -38,6 +38,7 @@ from enrollment.interconnection.forms import (
 )
 from enrollment.interconnection.services import AnswerInput, InterconnectionError
 from enrollment.models import ApplicationDocument, InterconnectionApplication
+from portal.downloads import document_download
 from portal.models import InstallerApproval, User, Utility
 from portal.roles import Cap, OrgKind
 from portal.tenancy import organization_access
@@ -55,21 +56,9 @@ def _error_text(error: Exception) -> str:
 
 
 def serve_document(document: ApplicationDocument) -> FileResponse:
-    """The file as an attachment with the type its content was checked to be. There is no
-    other way to it: MEDIA_ROOT is not served."""
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing from storage.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=document.download_name,
-        content_type=document.content_type,
+    return document_download(
+        file=document.file, filename=document.download_name, content_type=document.content_type
     )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @contextmanager
