@@ -1020,6 +1020,46 @@ def reevaluate_program(
             last_id = batch[-1].pk
 
 
+def reevaluate_awaiting_interconnection(
+    *, service_account_id: int, now: datetime, actor: User | None
+) -> int:
+    """Re-evaluate an account's enrollments awaiting interconnection (called when its
+    permission to operate is granted), program by program in the usual lock order (program,
+    then enrollments), so they move exactly as a re-evaluation would. Returns how many moved."""
+    program_ids = sorted(
+        set(
+            Enrollment.objects.filter(
+                service_account_id=service_account_id,
+                status=Enrollment.Status.AWAITING_INTERCONNECTION,
+            ).values_list("program_id", flat=True)
+        )
+    )
+    moved = 0
+    for program_id in program_ids:
+        with transaction.atomic():
+            moved += _advance_awaiting(
+                program_id=program_id, service_account_id=service_account_id, now=now, actor=actor
+            )
+    return moved
+
+
+def _advance_awaiting(*, program_id: int, service_account_id: int, now: datetime, actor) -> int:
+    program = _lock_program(program_id)
+    batch = list(
+        _locked_enrollments().filter(
+            program=program,
+            service_account_id=service_account_id,
+            status=Enrollment.Status.AWAITING_INTERCONNECTION,
+        )
+    )
+    for enrollment in batch:
+        enrollment.program = program
+    moves = _decide_and_apply(
+        program, batch, now=now, action="enrollment.interconnection_granted", actor=actor
+    )
+    return len(moves)
+
+
 def expire_consents(*, now: datetime | None = None) -> list[int]:
     """Suspend active enrollments (of the scope's utility) whose consent has run out: no
     consent that is neither revoked nor expired. Returns their ids."""

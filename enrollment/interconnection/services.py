@@ -29,12 +29,12 @@ from enrollment.models import (
     ApplicationTransition,
     Deficiency,
     DeficiencyItem,
-    Enrollment,
     InterconnectionApplication,
     InterconnectionPolicy,
     SlaClock,
 )
 from enrollment.models.interconnection import DEFAULT_SLA_BUSINESS_DAYS
+from enrollment.services import reevaluate_awaiting_interconnection
 from portal.audit import actor_label, record
 from portal.errors import DomainError
 from portal.models import InstallerCompany, User, Utility
@@ -653,7 +653,7 @@ def grant_pto(
             Charger.objects.filter(pk=app.charger_id).update(
                 approved_export_kw=export, updated_at=now
             )
-        advance_awaiting_enrollments(
+        reevaluate_awaiting_interconnection(
             service_account_id=app.service_account_id, now=now, actor=actor
         )
     return app
@@ -669,42 +669,6 @@ def pto_blockers(app: Application) -> list[str]:
     if app.witness_test not in (Application.WitnessTest.WAIVED, Application.WitnessTest.PASSED):
         blockers.append("the witness test is neither passed nor waived")
     return blockers
-
-
-def advance_awaiting_enrollments(
-    *, service_account_id: int, now: datetime, actor: User | None
-) -> int:
-    """Re-evaluate the account's enrollments awaiting interconnection, program by program
-    (program lock, then enrollments: the enrollment services' lock order), through the
-    enrollment services' own decision code, so PTO moves them exactly as a re-evaluation
-    would. Returns how many moved."""
-    from enrollment import services as enrollment_services
-
-    program_ids = sorted(
-        set(
-            Enrollment.objects.filter(
-                service_account_id=service_account_id,
-                status=Enrollment.Status.AWAITING_INTERCONNECTION,
-            ).values_list("program_id", flat=True)
-        )
-    )
-    moved = 0
-    for program_id in program_ids:
-        program = enrollment_services._lock_program(program_id)
-        batch = list(
-            enrollment_services._locked_enrollments().filter(
-                program=program,
-                service_account_id=service_account_id,
-                status=Enrollment.Status.AWAITING_INTERCONNECTION,
-            )
-        )
-        for enrollment in batch:
-            enrollment.program = program
-        moves = enrollment_services._decide_and_apply(
-            program, batch, now=now, action="enrollment.interconnection_granted", actor=actor
-        )
-        moved += len(moves)
-    return moved
 
 
 # --- AHJ track ------------------------------------------------------------------------------
