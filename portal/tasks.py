@@ -7,40 +7,24 @@ a redelivered message (acks_late) does not email twice. Only transient mail erro
 from __future__ import annotations
 
 import logging
-import smtplib
-import socket
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit import record
 from portal.celery import app
 from portal.identity import selectors
+from portal.mail import MAIL_RETRY, send_templated
 from portal.models import AccessRequest, AuditEvent, Invitation
 from portal.tasking import PlatformTask, TenantTask
 
 logger = logging.getLogger(__name__)
 
-# Connection trouble and SMTP refusals are worth another try; template or data bugs are not.
-TRANSIENT_MAIL_ERRORS = (smtplib.SMTPException, ConnectionError, TimeoutError, socket.gaierror)
-MAIL_RETRY = {
-    "autoretry_for": TRANSIENT_MAIL_ERRORS,
-    "retry_backoff": 30,
-    "retry_backoff_max": 30 * 60,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
-
 
 def _send(*, template: str, to: list[str], context: dict) -> None:
-    subject = render_to_string(f"identity/email/{template}_subject.txt", context)
-    body = render_to_string(f"identity/email/{template}_body.txt", context)
-    subject = settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + " ".join(subject.split())
-    EmailMessage(subject=subject, body=body, to=to).send()
+    send_templated(template=f"identity/email/{template}", to=to, context=context)
 
 
 @app.task(bind=True, base=PlatformTask, name="portal.send_invitation", **MAIL_RETRY)

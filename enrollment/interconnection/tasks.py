@@ -5,17 +5,15 @@ application's utility scope, and marks the transition notified so a redelivered 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import ApplicationMessage, ApplicationTransition
 from portal.celery import app
+from portal.mail import MAIL_RETRY, send_templated
 from portal.models import Membership
 from portal.tasking import TenantTask
-from portal.tasks import MAIL_RETRY
 
 
 def _recipients(application) -> list[tuple[str, list[str], str]]:
@@ -109,13 +107,7 @@ def notify_transition(self, *, utility_id: int, transition_id: int) -> None:
                 "state_label": labels.get(transition.to_state, transition.to_state),
                 "url": settings.SITE_URL + link,
             }
-            subject = render_to_string("interconnection/email/transition_subject.txt", context)
-            body = render_to_string("interconnection/email/transition_body.txt", context)
-            EmailMessage(
-                subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
-                body=body,
-                to=emails,
-            ).send()
+            send_templated(template="interconnection/email/transition", to=emails, context=context)
         # Sent inside the transaction: a mail failure rolls the marker back and retries.
         transition.notified_at = timezone.now()
         transition.save(update_fields=["notified_at"])
@@ -150,13 +142,7 @@ def notify_message(self, *, utility_id: int, message_id: int) -> None:
                 "party": party,
                 "url": settings.SITE_URL + link,
             }
-            subject = render_to_string("interconnection/email/message_subject.txt", context)
-            body = render_to_string("interconnection/email/message_body.txt", context)
-            EmailMessage(
-                subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
-                body=body,
-                to=emails,
-            ).send()
+            send_templated(template="interconnection/email/message", to=emails, context=context)
         # Sent inside the transaction: a mail failure rolls the marker back and retries.
         message.notified_at = timezone.now()
         message.save(update_fields=["notified_at"])
