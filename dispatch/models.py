@@ -24,6 +24,8 @@ class Event(TenantOwned):
 
     class Targeting(models.TextChoices):
         WHOLE_PROGRAM = "whole_program", "Whole program"
+        GROUPS = "groups", "Dispatch groups"
+        FEEDERS = "feeders", "Feeders"
         NAMED_VEHICLES = "named_vehicles", "Named vehicles"
 
     class Source(models.TextChoices):
@@ -57,6 +59,9 @@ class Event(TenantOwned):
         max_length=16, choices=Targeting.choices, default=Targeting.WHOLE_PROGRAM
     )
     vehicles = models.ManyToManyField("devices.Vehicle", blank=True, related_name="+")
+    groups = models.ManyToManyField("dispatch.DispatchGroup", blank=True, related_name="events")
+    # Feeder codes (``ServiceAccount.feeder``) for ``Targeting.FEEDERS``.
+    feeders = models.JSONField(default=list, blank=True)
     priority = models.IntegerField(default=0)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.STAFF)
     modification_number = models.PositiveIntegerField(default=0)
@@ -74,6 +79,10 @@ class Event(TenantOwned):
         "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Measurement and verification (``dispatch.measurement``): when the event was measured,
+    # and the per-interval totals and summary it produced.
+    measured_at = models.DateTimeField(null=True, blank=True)
+    measurement = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-starts_at", "-id"]
@@ -123,3 +132,113 @@ class Event(TenantOwned):
             cls.Status.NOTIFIED: live & Q(notify_at__lte=now, starts_at__gt=now, ends_at__gt=now),
             cls.Status.SCHEDULED: live & Q(notify_at__gt=now, starts_at__gt=now, ends_at__gt=now),
         }[status]
+
+
+class DispatchGroup(TenantOwned):
+    """A named set of vehicles staff can target together (a pilot cohort, a fleet depot, a
+    substation's customers), within one utility."""
+
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=250, blank=True)
+    vehicles = models.ManyToManyField("devices.Vehicle", blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "name"], name="unique_dispatch_group_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventPlanRun(TenantOwned):
+    """One planning run of an event: the first plan of a revision, or a re-plan during the
+    event (opt-outs, rejections, offline vehicles, shortfall). ``committed_kw[i]`` is the kW
+    committed for the interval starting at ``interval_starts[i]`` after this run."""
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", "Plan"
+        REPLAN = "replan", "Re-plan"
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="plan_runs")
+    revision = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField()
+    interval_minutes = models.PositiveIntegerField(default=15)
+    interval_starts = models.JSONField(default=list)  # ISO 8601 UTC strings
+    goal_kw = models.FloatField(null=True, blank=True)
+    committed_kw = models.JSONField(default=list)
+    selected = models.PositiveIntegerField(default=0)
+    reserves = models.PositiveIntegerField(default=0)
+    excluded = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)
+    commands = models.PositiveIntegerField(default=0)
+    # Why a re-plan ran: {"opted out during the event": 3, "offline": 1, ...}
+    reasons = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["event", "created_at", "id"]
+        indexes = [models.Index(fields=["event", "revision"], name="plan_run_event_revision")]
+
+
+class EventParticipant(TenantOwned):
+    """One vehicle's part in an event: dispatched, held in reserve, excluded (and why), or
+    dropped during the event. Holds the vehicle's planned command and, once measured, its
+    per-interval baseline, actual and delivered kW (on the M&V interval grid)."""
+
+    class Role(models.TextChoices):
+        SELECTED = "selected", "Dispatched"
+        RESERVE = "reserve", "Reserve"
+        EXCLUDED = "excluded", "Excluded"
+        DROPPED = "dropped", "Dropped during the event"
+
+    id = models.BigAutoField(primary_key=True)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="participants")
+    vehicle = models.ForeignKey("devices.Vehicle", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(
+        "enrollment.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    reason = models.CharField(max_length=80, blank=True)
+    revision = models.PositiveIntegerField(default=0)
+    # The planned command (``dispatch.planning`` sign convention: − discharge, + charge,
+    # 0 curtailed) and its active window; empty for excluded vehicles.
+    power_kw = models.FloatField(default=0)
+    active_from = models.DateTimeField(null=True, blank=True)
+    active_until = models.DateTimeField(null=True, blank=True)
+    baseline_charging_kw = models.FloatField(default=0)  # V1G: the charging curtailed
+    energy_kwh = models.FloatField(default=0)
+    # The planner's per-interval values on the plan run's grid (for re-planning).
+    plan_offset_minutes = models.PositiveIntegerField(default=0)
+    plan_duration_hours = models.FloatField(default=0)
+    setpoints_kw = models.JSONField(default=list, blank=True)
+    contribution_kw = models.JSONField(default=list, blank=True)
+    available_kwh = models.FloatField(default=0)
+    events_this_season = models.PositiveIntegerField(default=0)
+    # The kW the device can deliver at most (M&V caps delivered kW at it).
+    rating_kw = models.FloatField(default=0)
+    selected_at = models.DateTimeField(null=True, blank=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+    # Measurement and verification, per M&V interval (``Event.measurement["interval_starts"]``).
+    baseline_kw = models.JSONField(null=True, blank=True)
+    actual_kw = models.JSONField(null=True, blank=True)
+    delivered_kw = models.JSONField(null=True, blank=True)
+    delivered_kwh = models.FloatField(null=True, blank=True)
+    measured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "vehicle"], name="unique_event_participant")
+        ]
+        indexes = [
+            models.Index(fields=["event", "role"], name="participant_event_role"),
+            models.Index(fields=["vehicle", "role"], name="participant_vehicle_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} in event {self.event_id} ({self.role})"

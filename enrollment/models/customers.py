@@ -25,6 +25,9 @@ class ServiceAccount(TenantOwned):
     state = models.CharField(max_length=2)
     zip_code = models.CharField(max_length=5, validators=[zip_code_validator])
     meter_id = models.CharField(max_length=32, blank=True)
+    feeder = models.CharField(
+        max_length=40, blank=True, help_text="Distribution feeder serving the premise (GIS)."
+    )
     rate_class = models.CharField(max_length=20, choices=RateClass.choices)
     tariff = models.CharField(max_length=100, blank=True, help_text="Tariff name, e.g. EV2-A")
     smart_meter = models.BooleanField(default=True)
