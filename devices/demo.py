@@ -1,7 +1,9 @@
 """The demo fleet: fictional vehicle and charger models, an approved-equipment list, battery
-policies, vehicles at demo customers' premises with their app preferences, and 48 hours of
-telemetry sent through the same ingest path as the partner API. Safe to run again: registry
-rows are keyed on natural keys and re-sent readings are duplicates the ingest ignores."""
+policies, vehicles at demo customers' premises with their app preferences, 48 hours of
+telemetry sent through the same ingest path as the partner API, and four weeks of 15-minute
+rollups before that (what the retention job leaves of older readings; M&V baselines need
+them). Safe to run again: registry rows are keyed on natural keys, re-sent readings are
+duplicates the ingest ignores, and rollups already there are kept."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from devices.models import (
     BatteryPolicy,
     Charger,
     CustomerPreference,
+    TelemetryRollup,
     Vehicle,
 )
 from devices.vin import with_check_digit
@@ -60,14 +63,19 @@ AC_ONLY = ChargerModelSpec("Northstar", "NS-48", "ac", 11.5, 0, False, False, Fa
 
 POLICIES = {
     # partner slug → (floor %, max discharge kW, events/month peak, off-peak, hours, kWh/year)
-    "blue-oval": (20, 9.6, 3, 1, 4, 3000),
-    "kestrel": (25, 11.0, 4, 2, 3, 2500),
-    "general-mobility": (20, 10.0, 3, 1, 4, 4000),
+    "blue-oval": (20, 9.6, 4, 3, 4, 3000),
+    "kestrel": (25, 11.0, 5, 3, 3, 2500),
+    "general-mobility": (20, 10.0, 4, 3, 4, 4000),
 }
 PEAK_MONTHS = [6, 7, 8, 9]
 VEHICLES_PER_MODEL = 6
 TELEMETRY_HOURS = 48
 TELEMETRY_STEP = timedelta(minutes=15)
+ROLLUP_HISTORY_DAYS = 28
+# The dispatch demo's cohort: bidirectional vehicles at customers past the first 200 (the
+# backup-only V2H program of ``enrollment.demo`` enrolls them), indexed from 1000.
+COHORT_SIZE = 40
+COHORT_FIRST_INDEX = 1000
 
 
 def ensure_demo_fleet(*, utility: Utility, partners: list[AutomakerPartner]) -> int:
@@ -90,7 +98,9 @@ def ensure_demo_fleet(*, utility: Utility, partners: list[AutomakerPartner]) -> 
                     defaults={"allows_v1g": v1g, "allows_v2h": v2h, "allows_v2g": v2g},
                 )  # fmt: skip
         vehicles = []
-        for index, (spec, account) in enumerate(_assignments(accounts, by_slug)):
+        placed = list(enumerate(_assignments(accounts, by_slug)))
+        placed += _cohort(by_slug)
+        for index, (spec, account) in placed:
             vehicle, was_created = _ensure_vehicle(
                 utility=utility, partner=by_slug[spec.partner_slug], spec=spec,
                 account=account, index=index,
@@ -102,6 +112,7 @@ def ensure_demo_fleet(*, utility: Utility, partners: list[AutomakerPartner]) -> 
                 utility=utility, partner=partner,
                 vehicles=[v for v in vehicles if v.partner_id == partner.pk],
             )  # fmt: skip
+        _ensure_rollup_history(utility=utility, vehicles=vehicles)
     return created
 
 
@@ -114,6 +125,26 @@ def _assignments(accounts, by_slug):
         ::3
     ]
     return list(zip(slots, drivers, strict=False))
+
+
+def _cohort(by_slug) -> list[tuple[int, tuple[VehicleModelSpec, ServiceAccount]]]:
+    """(index, (model, customer)) for the dispatch cohort: V2H-capable models in turn."""
+    specs = [s for s in VEHICLE_MODELS if s.partner_slug in by_slug and s.v2h]
+    if not specs:
+        return []
+    accounts = [
+        a
+        for a in ServiceAccount.objects.order_by("account_number")[200:400]
+        if a.rate_class != ServiceAccount.RateClass.SMALL_COMMERCIAL
+    ][:COHORT_SIZE]
+    return [
+        (COHORT_FIRST_INDEX + i, (specs[i % len(specs)], account))
+        for i, account in enumerate(accounts)
+    ]
+
+
+def is_cohort(vehicle: Vehicle) -> bool:
+    return int(vehicle.partner_vehicle_id.rsplit("-", 1)[1]) >= COHORT_FIRST_INDEX
 
 
 def _ensure_policy(*, utility: Utility, partner: AutomakerPartner) -> None:
@@ -192,7 +223,50 @@ def _send_history(*, utility: Utility, partner: AutomakerPartner, vehicles: list
         )
 
 
+def _ensure_rollup_history(*, utility: Utility, vehicles: list[Vehicle]) -> None:
+    """Rollups for the ``ROLLUP_HISTORY_DAYS`` before the raw readings, from the same daily
+    pattern (one bulk insert; intervals already rolled up are left alone)."""
+    if not vehicles:
+        return
+    end = timezone.now().replace(second=0, microsecond=0)
+    end -= timedelta(minutes=end.minute % 15) + timedelta(hours=TELEMETRY_HOURS)
+    start = end - timedelta(days=ROLLUP_HISTORY_DAYS)
+    rows = []
+    for vehicle in vehicles:
+        for reading in _vehicle_day(
+            vehicle, start=start, end=end - TELEMETRY_STEP, tz=utility.tzinfo
+        ):
+            power = reading["power_kw"]
+            rows.append(
+                TelemetryRollup(
+                    utility=utility,
+                    vehicle=vehicle,
+                    interval_start=datetime.fromisoformat(reading["ts"]),
+                    energy_charged_kwh=round(max(0.0, power) * 0.25, 4),
+                    energy_discharged_kwh=round(max(0.0, -power) * 0.25, 4),
+                    mean_power_kw=power,
+                    readings=1,
+                )
+            )
+    TelemetryRollup.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+
+
+def state_at(vehicle: Vehicle, *, at: datetime, tz) -> telemetry.LatestState:
+    """The vehicle's state at ``at`` in the demo's daily pattern (for replaying past events)."""
+    at = at.replace(second=0, microsecond=0) - timedelta(minutes=at.minute % 15)
+    last = _vehicle_day(vehicle, start=at - timedelta(days=2), end=at, tz=tz)[-1]
+    return telemetry.LatestState(
+        ts=datetime.fromisoformat(last["ts"]),
+        soc_pct=last["soc"],
+        power_kw=last["power_kw"],
+        plugged_in=last["plugged_in"],
+        charging_state=last["charging_state"],
+    )
+
+
 def _vehicle_day(vehicle: Vehicle, *, start: datetime, end: datetime, tz) -> list[dict]:
+    """Readings every 15 minutes: home and plugged in from 18:30 to 07:00, charging at once
+    on arrival (unmanaged: the evening peak the programs shift) up to 90 %, driving by day."""
     rng = random.Random(vehicle.vin)  # noqa: S311 - demo data, reproducible per vehicle
     soc = rng.uniform(45, 75)
     charge_kw = min(vehicle.max_charge_kw, 7.2)
@@ -202,7 +276,7 @@ def _vehicle_day(vehicle: Vehicle, *, start: datetime, end: datetime, tz) -> lis
         local = ts.astimezone(tz)
         hour = local.hour + local.minute / 60
         plugged = hour >= 18.5 or hour < 7.0
-        if plugged and 0 <= hour < 6 and soc < 90:
+        if plugged and soc < 90:
             power = charge_kw
             soc = min(90.0, soc + power * 0.25 * 0.92 / vehicle.usable_battery_kwh * 100)
             state = "charging"

@@ -202,6 +202,7 @@ def limits_for_vehicles(
     """Effective limits for many vehicles with a fixed number of queries (call inside the
     utility's scope)."""
     from devices.models import BatteryPolicy, Charger, CustomerPreference
+    from portal.bulk import among
 
     vehicles = list(vehicles)
     policies = list(BatteryPolicy.objects.filter(active=True))
@@ -210,11 +211,13 @@ def limits_for_vehicles(
         by_partner.setdefault(p.partner_id, []).append(p)
     prefs = {
         p.vehicle_id: p
-        for p in CustomerPreference.objects.filter(vehicle__in=[v.pk for v in vehicles])
+        for p in among(CustomerPreference.objects.all(), "vehicle_id", [v.pk for v in vehicles])
     }
     chargers = {
         c.pk: c
-        for c in Charger.objects.filter(pk__in={v.charger_id for v in vehicles if v.charger_id})
+        for c in among(
+            Charger.objects.all(), "id", {v.charger_id for v in vehicles if v.charger_id}
+        )
     }
     result = {}
     for v in vehicles:

@@ -26,8 +26,10 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from devices.models import AdapterConfig, CustomerPreference, DeviceCommand, Mode, OptOut, Vehicle
+from devices.signals import command_outcomes
 from enrollment.models import ServiceAccount
 from portal.audit import record
+from portal.bulk import among, bulk_insert
 from portal.errors import DomainError
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
@@ -315,7 +317,10 @@ def record_opt_out(
             if existing is None:
                 raise ReferenceConflict("This reference is used by another opt-out.") from None
             return _same_opt_out(existing, wanted), False
-        opted_out = _opt_out_live_commands(opt_out)
+        opted_out, sources = _opt_out_live_commands(opt_out)
+        if event_ref:
+            sources.add(("", event_ref))
+        command_outcomes.send(sender=OptOut, utility_id=vehicle.utility_id, sources=sources)
         record(
             action="vehicle.opted_out",
             utility=vehicle.utility,
@@ -339,26 +344,29 @@ def _same_opt_out(existing: OptOut, wanted: Mapping[str, Any]) -> OptOut:
     return existing
 
 
-def _opt_out_live_commands(opt_out: OptOut) -> list[str]:
-    """Mark the vehicle's live commands the opt-out covers; returns their command ids."""
+def _opt_out_live_commands(opt_out: OptOut) -> tuple[list[str], set[tuple[str, str]]]:
+    """Mark the vehicle's live commands the opt-out covers; returns their command ids and
+    their sources."""
     covered = (
         Q(source_id=opt_out.event_ref)
         if opt_out.event_ref
         else Q(starts_at__lt=opt_out.ends_at, ends_at__gt=opt_out.starts_at)
     )
-    commands = dict(
+    rows = list(
         DeviceCommand.objects.select_for_update(of=("self",))
         .filter(covered, vehicle_id=opt_out.vehicle_id, status__in=LIVE_COMMAND_STATUSES)
         .order_by("pk")
-        .values_list("pk", "idempotency_key")
+        .values_list("pk", "idempotency_key", "source_type", "source_id")
     )
+    commands = {pk: key for pk, key, _, _ in rows}
+    sources = {(source_type, source_id) for _, _, source_type, source_id in rows}
     if commands:
         DeviceCommand.objects.filter(pk__in=commands, status__in=LIVE_COMMAND_STATUSES).update(
             status=DeviceCommand.Status.OPTED_OUT,
             status_reason=(opt_out.reason or "Customer opted out")[:250],
             updated_at=timezone.now(),
         )
-    return sorted(commands.values())
+    return sorted(commands.values()), sources
 
 
 # --- Commands: issue ----------------------------------------------------------------------
@@ -391,7 +399,17 @@ class CommandSpec:
 @dataclass(frozen=True)
 class IssuedCommands:
     created: int
-    commands: list[DeviceCommand]  # in the order of the specs, new or already there
+    # In the order of the specs, new or already there (empty with ``with_commands=False``).
+    commands: list[DeviceCommand]
+    # Partners with commands created ``pending`` by this call (to start their delivery).
+    pending_partner_ids: frozenset[int] = frozenset()
+
+
+_COMMAND_COLUMNS = (
+    "utility_id", "partner_id", "vehicle_id", "kind", "setpoint_kw", "starts_at", "ends_at",
+    "idempotency_key", "source_type", "source_id", "revision", "status", "status_reason",
+    "attempts", "created_at", "updated_at",
+)  # fmt: skip
 
 
 def issue_commands(
@@ -400,13 +418,15 @@ def issue_commands(
     source_id: str,
     revision: int,
     specs: Sequence[CommandSpec],
+    with_commands: bool = True,
     **audit_actor: Any,
 ) -> IssuedCommands:
     """Create the commands in bulk, each keyed by ``command_key``. Re-issuing the same
     source revision creates nothing new (conflicts are ignored). A command whose vehicle has
     already opted out of the source event (``OptOut.event_ref == source_id``) or of a range
     overlapping it is created ``opted_out``, never to be sent. Unknown vehicles (outside the
-    current scope) raise ``UnknownVehicle``."""
+    current scope) raise ``UnknownVehicle``. ``with_commands=False`` skips reading the
+    commands back (100,000 model instances) when the caller needs only the counts."""
     for spec in specs:
         if spec.kind not in DeviceCommand.Kind.values:
             raise ValueError(f"Unknown command kind {spec.kind!r}.")
@@ -419,9 +439,9 @@ def issue_commands(
     vehicle_ids = {spec.vehicle_id for spec in specs}
     vehicles = {
         pk: (utility_id, partner_id)
-        for pk, utility_id, partner_id in Vehicle.objects.filter(pk__in=vehicle_ids).values_list(
-            "pk", "utility_id", "partner_id"
-        )
+        for pk, utility_id, partner_id in among(
+            Vehicle.objects.order_by(), "id", vehicle_ids
+        ).values_list("pk", "utility_id", "partner_id")
     }
     if missing := vehicle_ids - vehicles.keys():
         raise UnknownVehicle(f"No vehicle with id(s) {sorted(missing)} here.")
@@ -436,38 +456,33 @@ def issue_commands(
         for spec in specs
     ]
     opt_outs = _opt_outs_by_vehicle(vehicle_ids, event_ref=source_id, specs=specs)
+    now = timezone.now()
+    rows = []
+    for spec, key in zip(specs, keys, strict=True):
+        utility_id, partner_id = vehicles[spec.vehicle_id]
+        opted = _opted_out_fields(opt_outs.get(spec.vehicle_id, ()), spec, source_id)
+        rows.append(
+            (
+                utility_id, partner_id, spec.vehicle_id, spec.kind, spec.setpoint_kw,
+                spec.starts_at, spec.ends_at, key, source_type, source_id, revision,
+                opted.get("status", DeviceCommand.Status.PENDING), opted.get("status_reason", ""),
+                0, now, now,
+            )
+        )  # fmt: skip
     with transaction.atomic():
-        existing = set(
-            DeviceCommand.objects.filter(idempotency_key__in=keys).values_list(
-                "idempotency_key", flat=True
-            )
+        inserted = bulk_insert(
+            DeviceCommand,
+            _COMMAND_COLUMNS,
+            rows,
+            conflict="ON CONFLICT (idempotency_key) DO NOTHING",
+            returning=("idempotency_key", "utility_id", "partner_id", "status"),
         )
-        new = [
-            DeviceCommand(
-                utility_id=vehicles[spec.vehicle_id][0],
-                partner_id=vehicles[spec.vehicle_id][1],
-                vehicle_id=spec.vehicle_id,
-                kind=spec.kind,
-                setpoint_kw=spec.setpoint_kw,
-                starts_at=spec.starts_at,
-                ends_at=spec.ends_at,
-                idempotency_key=key,
-                source_type=source_type,
-                source_id=source_id,
-                revision=revision,
-                **_opted_out_fields(opt_outs.get(spec.vehicle_id, ()), spec, source_id),
-            )
-            for spec, key in zip(specs, keys, strict=True)
-            if key not in existing
-        ]
-        DeviceCommand.objects.bulk_create(new, ignore_conflicts=True)
-        by_key = {
-            command.idempotency_key: command
-            for command in DeviceCommand.objects.filter(idempotency_key__in=keys)
-        }
         created_by_utility: dict[int, list[str]] = defaultdict(list)
-        for command in new:
-            created_by_utility[command.utility_id].append(command.idempotency_key)
+        pending_partners = set()
+        for key, utility_id, partner_id, status in inserted:
+            created_by_utility[utility_id].append(key)
+            if status == DeviceCommand.Status.PENDING:
+                pending_partners.add(partner_id)
         for utility_id, created in created_by_utility.items():
             record(
                 action="command.issued",
@@ -477,11 +492,20 @@ def issue_commands(
                     "source_type": source_type,
                     "source_id": source_id,
                     "revision": revision,
-                    "command_ids": created,
+                    "command_ids": sorted(created),
                 },
                 **audit_actor,
             )
-    return IssuedCommands(created=len(new), commands=[by_key[key] for key in keys])
+        commands = []
+        if with_commands:
+            by_key = {
+                command.idempotency_key: command
+                for command in among(DeviceCommand.objects.all(), "idempotency_key", keys)
+            }
+            commands = [by_key[key] for key in keys]
+    return IssuedCommands(
+        created=len(inserted), commands=commands, pending_partner_ids=frozenset(pending_partners)
+    )
 
 
 def _opt_outs_by_vehicle(
@@ -490,7 +514,7 @@ def _opt_outs_by_vehicle(
     earliest = min(spec.starts_at for spec in specs)
     latest = max(spec.ends_at for spec in specs)
     found: dict[int, list[OptOut]] = defaultdict(list)
-    for opt_out in OptOut.objects.filter(vehicle_id__in=vehicle_ids).filter(
+    for opt_out in among(OptOut.objects.all(), "vehicle_id", vehicle_ids).filter(
         Q(event_ref=event_ref) | Q(starts_at__lt=latest, ends_at__gt=earliest)
     ):
         found[opt_out.vehicle_id].append(opt_out)
@@ -640,6 +664,17 @@ def acknowledge_commands(
         for command in changed:
             key = command.idempotency_key
             transitions[command.utility][key] = [first_status[key], command.status]
+        settled = {
+            DeviceCommand.Status.OPTED_OUT,
+            DeviceCommand.Status.REJECTED,
+            DeviceCommand.Status.FAILED,
+        }
+        outcomes: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for command in changed:
+            if command.status in settled:
+                outcomes[command.utility_id].add((command.source_type, command.source_id))
+        for utility_id, sources in outcomes.items():
+            command_outcomes.send(sender=DeviceCommand, utility_id=utility_id, sources=sources)
         for utility, moves in transitions.items():
             record(
                 action="command.acknowledged",

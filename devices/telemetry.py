@@ -29,10 +29,8 @@ Dispatch reads the latest state of a whole fleet with ``latest_states`` (one que
 from __future__ import annotations
 
 import gc
-import json
 import math
 import operator
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,10 +42,11 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Model, Q, QuerySet
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from devices.models import AdapterConfig, TelemetryReading, TelemetryRollup, Vehicle, VehicleState
+from portal.bulk import among, bulk_insert
 from portal.models import AutomakerPartner, Utility
 
 MAX_READINGS_PER_BATCH = 5000
@@ -191,7 +190,7 @@ class _Fleet:
         for field_name, wanted in (("partner_vehicle_id", vehicle_ids), ("vin", vins)):
             if not wanted:
                 continue
-            for partner_vehicle_id, *fields in _among(active, field_name, wanted):
+            for partner_vehicle_id, *fields in among(active, field_name, wanted):
                 vehicle = _Vehicle(*fields)
                 if vehicle not in self.by_vehicle_id[partner_vehicle_id]:
                     self.by_vehicle_id[partner_vehicle_id].append(vehicle)
@@ -505,7 +504,7 @@ def _store(rows: dict[_Key, _Row], *, received_at: datetime) -> set[_Key]:
     """Store valid, de-duplicated readings; returns the keys of those that were new."""
     with transaction.atomic():
         _lock_vehicles(sorted({vehicle_id for vehicle_id, _ in rows}))
-        inserted = _bulk_insert(
+        inserted = bulk_insert(
             TelemetryReading,
             _READING_COLUMNS,
             [(*row, received_at) for row in rows.values()],
@@ -538,7 +537,7 @@ def _update_states(rows: Iterable[_Row], *, received_at: datetime) -> None:
         if current is None or row.ts > current.ts:
             latest[row.vehicle_id] = row
     table = VehicleState._meta.db_table
-    _bulk_insert(
+    bulk_insert(
         VehicleState,
         _STATE_COLUMNS,
         [(*latest[vehicle_id], received_at) for vehicle_id in sorted(latest)],
@@ -623,7 +622,7 @@ def _update_rollups(new_rows: Mapping[_Key, _Row]) -> None:
         )
         for vehicle_id, interval, (charged, discharged, count) in sorted(deltas)
     ]
-    _bulk_insert(
+    bulk_insert(
         TelemetryRollup,
         _ROLLUP_COLUMNS,
         rows,
@@ -649,7 +648,7 @@ def _stored_neighbours(new_points: Mapping[int, list[_Point]]) -> dict[int, list
     """
     states = {
         vehicle_id: (_as_us(at), power_kw)
-        for vehicle_id, at, power_kw in _among(VehicleState.objects.all(), "vehicle_id", new_points)
+        for vehicle_id, at, power_kw in among(VehicleState.objects.all(), "vehicle_id", new_points)
         .annotate(at=RawSQL(_epoch_us_sql(f"{VehicleState._meta.db_table}.ts"), ()))  # noqa: S611
         .values_list("vehicle_id", "at", "power_kw")
     }
@@ -686,63 +685,6 @@ _WINDOWS_PER_QUERY = 200
 # --- Bulk writes ----------------------------------------------------------------------------
 
 
-_COPY_TYPES: dict[str, list[int]] = {}  # staging table → its columns' type oids
-
-
-def _bulk_insert(
-    model: type[Model],
-    columns: Sequence[str],
-    rows: Sequence[tuple],
-    *,
-    conflict: str,
-    returning: Sequence[str] = (),
-) -> list[tuple]:
-    """INSERT ``rows`` with an ``ON CONFLICT`` clause (the same SQL on both databases), the
-    fastest way each database takes many rows. Returns the RETURNING rows."""
-    if not rows:
-        return []
-    assert connection.in_atomic_block, "the staging table is emptied when the transaction ends"
-    table = model._meta.db_table
-    column_list = ", ".join(columns)
-    returning_sql = f" RETURNING {', '.join(returning)}" if returning else ""
-    # Identifiers come from model metadata and this module; values are copied or bound.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One staging table per connection and column list, emptied before each use and
-            # at each commit: creating and dropping one per batch would churn the catalogs.
-            staging = f"staging_{table}_{zlib.crc32(column_list.encode()):08x}"
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
-                f"SELECT {column_list} FROM {table} WITH NO DATA; TRUNCATE {staging}"
-            )
-            if staging not in _COPY_TYPES:
-                cursor.execute(f"SELECT {column_list} FROM {staging} LIMIT 0")  # noqa: S608
-                _COPY_TYPES[staging] = [column.type_code for column in cursor.description]
-            with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_COPY_TYPES[staging])  # binary: several times faster than text
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} {conflict}{returning_sql}"  # noqa: S608
-            )
-            return cursor.fetchall() if returning else []
-
-        adapt = connection.ops.adapt_datetimefield_value
-        per_statement = max(1, connection.features.max_query_params // len(columns))
-        row_placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        returned: list[tuple] = []
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            values = ", ".join([row_placeholders] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({column_list}) VALUES {values} {conflict}{returning_sql}",  # noqa: S608
-                [adapt(v) if isinstance(v, datetime) else v for row in chunk for v in row],
-            )
-            if returning:
-                returned.extend(cursor.fetchall())
-        return returned
-
-
 def _epoch_us_sql(column: str) -> str:
     """SQL for a timestamp column in microseconds since the epoch, where the database
     computes that exactly (PostgreSQL: integers come back far cheaper than timestamps).
@@ -758,34 +700,6 @@ def _as_us(value: int | datetime | str) -> int:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return _us(value.replace(tzinfo=UTC))  # SQLite: naive UTC, as a datetime or as text
-
-
-# Up to this many values, PostgreSQL looks each one up in an index (joined with unnest; with
-# "= ANY" it would scan the table); beyond it, scanning and hashing the list is quicker (and
-# that is what "= ANY" gets: a join with unnest would probe the index once per value).
-_INDEX_LOOKUPS_UP_TO = 5_000
-
-
-def _among(query: QuerySet, field_name: str, values: Iterable) -> QuerySet:
-    """``query`` narrowed to rows whose ``field_name`` is one of ``values``, in one query
-    however many: the values travel as one parameter (a PostgreSQL array, a JSON list for
-    SQLite, which allows only so many parameters), cheap to send and to plan."""
-    values = list(values)
-    if not values:
-        return query.none()
-    if connection.vendor != "postgresql":
-        listed = RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),))  # noqa: S611
-        return query.filter(**{f"{field_name}__in": listed})
-    if isinstance(values[0], str):
-        array, array_type = values, "text[]"  # psycopg quotes each string
-    else:  # ids: an array literal of integers is far quicker to build than to adapt
-        array, array_type = "{" + ",".join(str(int(value)) for value in values) + "}", "bigint[]"
-    if len(values) > _INDEX_LOOKUPS_UP_TO:
-        column = f"{query.model._meta.db_table}.{query.model._meta.get_field(field_name).column}"
-        matches = RawSQL(f"{column} = ANY(%s::{array_type})", (array,), BooleanField())  # noqa: S611
-        return query.filter(matches)
-    subquery = RawSQL(f"SELECT unnest(%s::{array_type})", (array,))  # noqa: S611 - bound values
-    return query.filter(**{f"{field_name}__in": subquery})
 
 
 # --- Reads ----------------------------------------------------------------------------------
@@ -810,7 +724,7 @@ def latest_states(*, vehicle_ids: Iterable[int] | None = None) -> dict[int, Late
         .values_list("vehicle_id", "at_us", *LatestState._fields[1:])
     )
     if vehicle_ids is not None:
-        query = _among(query, "vehicle_id", vehicle_ids)
+        query = among(query, "vehicle_id", vehicle_ids)
     states = {}
     with gc_paused():  # 100,000 new tuples, no cycles
         for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:

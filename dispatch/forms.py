@@ -1,13 +1,90 @@
-"""Event forms. Times are entered in the utility's time zone and stored in UTC."""
+"""Event forms. Times are entered in the utility's time zone and stored in UTC. The targets
+(dispatch groups, feeders, named vehicles by VIN) are checked by the same service the
+scheduling uses (``services.validate_targets``), with one error per bad VIN on top."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django import forms
+from django.core.exceptions import ValidationError
 
-from dispatch.models import Event
+from devices.vin import InvalidVIN, normalize_vin
+from dispatch import selectors, services
+from dispatch.models import DispatchGroup, Event
 from enrollment.models import Program
+
+# Above this many options a list of checkboxes becomes a scrolling multi-select.
+MAX_CHECKBOXES = 12
+MAX_VINS = 50_000
+MAX_VIN_ERRORS = 50
+_VIN_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def parse_vins(text: str) -> list[str]:
+    """The VINs in ``text`` (one a line, or separated by commas, semicolons or spaces),
+    upper-cased, duplicates dropped, in the order given."""
+    return list(dict.fromkeys(v.upper() for v in _VIN_SEPARATORS.split(text or "") if v))
+
+
+def vin_format_errors(vins: list[str]) -> list[str]:
+    errors = []
+    for vin in vins:
+        try:
+            normalize_vin(vin)
+        except InvalidVIN as exc:
+            errors.append(f"{vin}: {exc}")
+    return errors
+
+
+def capped(errors: list[str]) -> list[str]:
+    """At most ``MAX_VIN_ERRORS`` messages, the rest counted, so a pasted list of thousands
+    of wrong VINs gives a readable page."""
+    if len(errors) <= MAX_VIN_ERRORS:
+        return errors
+    return [*errors[:MAX_VIN_ERRORS], f"… and {len(errors) - MAX_VIN_ERRORS} more."]
+
+
+class VinListField(forms.CharField):
+    """A textarea of VINs: cleans to the list of well-formed VINs (see ``parse_vins``), with
+    one error per malformed VIN."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocapitalize": "off"})
+
+    def to_python(self, value) -> list[str]:
+        return parse_vins(super().to_python(value))
+
+    def validate(self, value) -> None:
+        if self.required and not value:
+            raise ValidationError(self.error_messages["required"], code="required")
+        if len(value) > MAX_VINS:
+            raise ValidationError(
+                f"{len(value):,} VINs; at most {MAX_VINS:,} at once. Use a dispatch group."
+            )
+        if errors := vin_format_errors(value):
+            raise ValidationError(capped(errors))
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+
+class FeederField(forms.MultipleChoiceField):
+    """Feeder codes. The choices only show what is known; any code is accepted here and
+    checked against the chosen program by the service, which names the unknown ones."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+
+class GroupChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: DispatchGroup) -> str:
+        count = obj.vehicle_count
+        return f"{obj.name} ({count:,} vehicle{'s' if count != 1 else ''})"
+
+
+def _vehicles(count: int) -> str:
+    return f"{count:,} vehicle{'s' if count != 1 else ''}"
 
 
 class EventForm(forms.Form):
@@ -23,17 +100,151 @@ class EventForm(forms.Form):
         min_value=0, required=False, label="Target kW", help_text="Empty: all available."
     )
     priority = forms.IntegerField(initial=0)
+    targeting = forms.ChoiceField(
+        choices=Event.Targeting.choices,
+        initial=Event.Targeting.WHOLE_PROGRAM,
+        required=False,  # left out: the whole program
+        widget=forms.RadioSelect,
+        label="Dispatch to",
+    )
+    groups = GroupChoiceField(
+        queryset=DispatchGroup.objects.none(), required=False, label="Dispatch groups"
+    )
+    feeders = FeederField(required=False, label="Feeders")
+    vins = VinListField(
+        required=False,
+        label="Named vehicles (VINs)",
+        help_text="One VIN per line, or separated by commas; upper or lower case; duplicates "
+        "are ignored. Each must be actively enrolled in the program.",
+    )
+
+    TARGET_FIELDS = ("targeting", "groups", "feeders", "vins")
 
     def __init__(self, *args, utility, **kwargs):
         super().__init__(*args, **kwargs)
         self.utility = utility
         self.fields["program"].queryset = Program.objects.exclude(status=Program.Status.DRAFT)
         self.fields["starts_at"].help_text = f"In {utility.time_zone}."
+        # The widget first: setting the choices hands them to the widget in place.
+        groups = self.fields["groups"]
+        groups.widget = self._multiple_widget(DispatchGroup.objects.count())
+        groups.queryset = selectors.groups_with_counts()
+        program = self.program_given()
+        feeders = self.fields["feeders"]
+        counts = selectors.feeder_counts(program=program)
+        feeders.widget = self._multiple_widget(len(counts))
+        feeders.choices = [(code, f"{code} ({_vehicles(n)})") for code, n in counts]
+        feeders.help_text = (
+            f"Feeders of the accounts enrolled in {program}, with their dispatchable vehicles."
+            if program
+            else "Feeders of the accounts enrolled in the utility's programs, with their "
+            "dispatchable vehicles; preview to see the chosen program's."
+        )
+
+    @staticmethod
+    def _multiple_widget(options: int) -> forms.Widget:
+        if options > MAX_CHECKBOXES:
+            return forms.SelectMultiple(attrs={"size": MAX_CHECKBOXES})
+        return forms.CheckboxSelectMultiple()
+
+    def program_given(self) -> Program | None:
+        """The program the form was posted (or opened) with, to list its feeders."""
+        raw = self.data.get("program") if self.is_bound else self.initial.get("program")
+        if isinstance(raw, Program):
+            return raw
+        if raw is None or not str(raw).isdigit():
+            return None
+        return self.fields["program"].queryset.filter(pk=int(raw)).first()
+
+    @property
+    def target_fields(self):
+        return [self[name] for name in self.TARGET_FIELDS]
+
+    @property
+    def event_fields(self):
+        return [f for f in self.visible_fields() if f.name not in self.TARGET_FIELDS]
 
     def clean_starts_at(self) -> datetime:
         value = self.cleaned_data["starts_at"]
         # The browser sends a naive local time; it means the utility's zone, not the server's.
         return value.replace(tzinfo=None).replace(tzinfo=self.utility.tzinfo)
+
+    def clean_targeting(self) -> str:
+        return self.cleaned_data["targeting"] or Event.Targeting.WHOLE_PROGRAM
+
+    def clean(self):
+        data = super().clean()
+        program, targeting = data.get("program"), data.get("targeting")
+        if program is None or targeting is None or self.has_error("vins"):
+            return data
+        vehicle_ids = self._named_vehicle_ids(program, data.get("vins") or [])
+        if vehicle_ids is None:
+            return data
+        try:
+            data["targets"] = services.validate_targets(
+                utility=self.utility,
+                program=program,
+                targeting=targeting,
+                vehicle_ids=vehicle_ids,
+                group_ids=[g.pk for g in data.get("groups") or []],
+                feeders=data.get("feeders") or [],
+            )
+        except services.TargetingError as exc:
+            self.add_target_error(exc)
+        return data
+
+    def add_target_error(self, exc: services.TargetingError) -> None:
+        field = exc.details.get("field")
+        self.add_error("vins" if field == "vehicles" else field, exc.message)
+
+    def _named_vehicle_ids(self, program: Program, vins: list[str]) -> list[int] | None:
+        """The vehicles the VINs name, or None after adding one error per VIN that is not a
+        vehicle of the utility or cannot be dispatched in ``program``."""
+        if not vins:
+            return []
+        found = selectors.vehicles_by_vin(vins)
+        problems = selectors.named_vehicle_problems(program=program, vehicle_ids=found.values())
+        errors = [
+            f"{vin}: {selectors.NO_VEHICLE}"
+            if vin not in found
+            else f"{vin}: {problems[found[vin]]}"
+            for vin in vins
+            if vin not in found or found[vin] in problems
+        ]
+        if errors:
+            self.add_error("vins", capped(errors))
+            return None
+        return list(found.values())
+
+
+class DispatchGroupForm(forms.Form):
+    """A dispatch group: name, description, and its members as a list of VINs (each must be
+    one of the utility's vehicles)."""
+
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(max_length=250, required=False)
+    vins = VinListField(
+        required=False,
+        label="Members (VINs)",
+        help_text="One VIN per line, or separated by commas; upper or lower case; duplicates "
+        "are ignored. Leave out a VIN to remove that vehicle from the group.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        vins = data.get("vins")
+        if vins is None:
+            return data
+        found = selectors.vehicles_by_vin(vins)
+        if missing := [f"{vin}: {selectors.NO_VEHICLE}" for vin in vins if vin not in found]:
+            self.add_error("vins", capped(missing))
+        else:
+            data["vehicle_ids"] = list(found.values())
+        return data
+
+    def add_group_error(self, exc: services.GroupError) -> None:
+        field = exc.details.get("field")
+        self.add_error("vins" if field == "vehicles" else field, exc.message)
 
 
 class EventActionForm(forms.Form):

@@ -189,6 +189,13 @@ def check_overlap(
     return RuleResult("overlap", True, "No overlapping event.")
 
 
+# Emergency events (a grid emergency, a forecast outage) may be called outside the program's
+# window and seasons and at short notice, as emergency provisions in DR tariffs allow; the
+# hours per event, the event counts within a season, overlaps and a start in the future
+# still apply.
+EMERGENCY_EXEMPT = {"window", "notice", "events_per_season"}
+
+
 def check_event(
     program,
     *,
@@ -198,16 +205,28 @@ def check_event(
     now: datetime,
     tz: ZoneInfo,
     others: Sequence[OtherEvent],
+    emergency: bool = False,
 ) -> list[RuleResult]:
     """Every guardrail for a proposed event; ``others`` are the program's other live events."""
     ends_at = starts_at + timedelta(minutes=duration_minutes)
-    return [
+    results = [
         check_window(program, starts_at=starts_at, ends_at=ends_at, tz=tz),
         check_notice(program, starts_at=starts_at, now=now),
         check_hours(program, duration_minutes=duration_minutes),
         *check_counts(program, starts_at=starts_at, others=others, tz=tz),
         check_overlap(starts_at=starts_at, ends_at=ends_at, priority=priority, others=others),
     ]
+    if not emergency:
+        return results
+    return [_as_emergency(r, starts_at=starts_at, now=now) for r in results]
+
+
+def _as_emergency(result: RuleResult, *, starts_at: datetime, now: datetime) -> RuleResult:
+    if result.ok or result.rule not in EMERGENCY_EXEMPT:
+        return result
+    if result.rule == "notice" and starts_at < now:
+        return RuleResult("notice", False, "An emergency event cannot start in the past.")
+    return RuleResult(result.rule, True, f"Emergency event: waived ({result.message})")
 
 
 def failures(results: Iterable[RuleResult]) -> list[RuleResult]:

@@ -17,7 +17,8 @@ Sign conventions (every kW is at the grid side of the charger):
 
 ``setpoints_kw[i]`` is the average kW over interval ``i`` (a vehicle whose randomized start
 or hour cap falls inside an interval averages its command over the part it is active), so
-``setpoint × interval hours`` is exactly the energy of that interval. ``contribution_kw[i]``
+``setpoint × interval hours`` is exactly the energy of that interval (the last interval ends
+with the event: ``EventInput.interval_length_minutes``). ``contribution_kw[i]``
 is what the vehicle counts toward the target in interval ``i``: kW exported for discharge
 events, kW charged for pre-charge, kW of charging deferred for V1G; always ≥ 0.
 
@@ -78,6 +79,8 @@ class Exclusion(StrEnum):
     REJECTED = "command rejected"
     OFFLINE = "offline"
     OPTED_OUT_DURING_EVENT = "opted out during the event"
+    COMMAND_FAILED = "command failed"
+    UNDERDELIVERING = "not delivering (telemetry shortfall)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class EventInput:
     @property
     def interval_count(self) -> int:
         return max(1, math.ceil(self.window_minutes / self.interval_minutes - _EPS))
+
+    def interval_length_minutes(self, i: int) -> float:
+        """Interval ``i``'s length: the last one ends with the event, so may be shorter."""
+        lo = i * self.interval_minutes
+        return max(0.0, min(lo + self.interval_minutes, self.window_minutes) - lo)
 
     @property
     def goal_kw(self) -> float | None:
@@ -206,14 +214,15 @@ def trip_floor_pct(vehicle: VehicleInput, *, event_end: datetime, efficiency: fl
 
 
 def _profile(event: EventInput, offset: float, duration_minutes: float) -> tuple[float, ...]:
-    """Fraction of each interval during which the vehicle is active."""
-    length = event.interval_minutes
+    """Fraction of each interval during which the vehicle is active (of the interval's own
+    length: a last interval cut short by the event's end counts only its part)."""
     begin, finish = offset, offset + duration_minutes
     fractions = []
     for i in range(event.interval_count):
-        lo, hi = i * length, (i + 1) * length
-        overlap = min(hi, finish) - max(lo, begin)
-        fractions.append(overlap / length if overlap > 0 else 0.0)
+        lo = i * event.interval_minutes
+        length = event.interval_length_minutes(i)
+        overlap = min(lo + length, finish) - max(lo, begin)
+        fractions.append(min(1.0, overlap / length) if overlap > 0 and length > 0 else 0.0)
     return tuple(fractions)
 
 
@@ -313,9 +322,14 @@ def _fair_key(a: Assignment):
 
 
 def _allocate(
-    candidates: Iterable[Assignment], committed: list[float], goal: float | None
+    candidates: Iterable[Assignment],
+    committed: list[float],
+    goal: float | None,
+    *,
+    from_interval: int = 0,
 ) -> tuple[list[Assignment], list[Assignment]]:
-    """Greedy in the given order: take a candidate while it adds to an interval below goal."""
+    """Greedy in the given order: take a candidate while it adds to an interval below goal
+    (intervals before ``from_interval`` are over and count as met)."""
     selected: list[Assignment] = []
     reserves: list[Assignment] = []
     if goal is None:
@@ -324,7 +338,7 @@ def _allocate(
             for i, c in enumerate(a.contribution_kw):
                 committed[i] += c
         return selected, reserves
-    short = {i for i, c in enumerate(committed) if c < goal}
+    short = {i for i, c in enumerate(committed) if c < goal and i >= from_interval}
     for a in candidates:
         if not short or not any(a.contribution_kw[i] > 0 for i in short):
             reserves.append(a)
@@ -367,9 +381,15 @@ def plan(event: EventInput, vehicles: Iterable[VehicleInput]) -> Plan:
     )
 
 
-def replan(plan: Plan, changes: PlanChanges | Mapping[Hashable, Exclusion]) -> Replan:
+def replan(
+    plan: Plan,
+    changes: PlanChanges | Mapping[Hashable, Exclusion],
+    *,
+    from_interval: int = 0,
+) -> Replan:
     """Drop opted-out, rejected and offline vehicles (dispatched or reserve) and bring in
-    reserves, in their order, until every interval meets the goal again.
+    reserves, in their order, until every interval from ``from_interval`` on (the ones not
+    over yet) meets the goal again.
 
     Reserves keep the setpoints planned with the event (their randomized start included);
     for a telemetry shortfall or fresh state, plan again from current inputs instead."""
@@ -405,7 +425,7 @@ def replan(plan: Plan, changes: PlanChanges | Mapping[Hashable, Exclusion]) -> R
     if goal is None:
         added, reserves = [], pool  # "all available": nothing was held back
     else:
-        added, reserves = _allocate(pool, committed, goal)
+        added, reserves = _allocate(pool, committed, goal, from_interval=from_interval)
     new_plan = replace(
         plan,
         selected=tuple(kept + added),

@@ -1,19 +1,21 @@
-"""Writes on events: scheduling behind the guardrails, and the actions on a scheduled event.
-Each locks the row it changes, checks the derived status, bumps the modification number and
-records an audit row."""
+"""Writes on events: scheduling behind the guardrails (with its targets checked), and the
+actions on a scheduled event. Each locks the row it changes, checks the derived status, bumps
+the modification number and records an audit row. Also the dispatch groups' changes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from dispatch import guardrails, selectors
 from dispatch.guardrails import RuleResult
-from dispatch.models import Event
-from enrollment.models import Enrollment, Program
+from dispatch.models import DispatchGroup, Event
+from enrollment.models import Program
 from portal import audit
 from portal.errors import DomainError
 from portal.models import User, Utility
@@ -40,6 +42,141 @@ class StaleEvent(EventError):
     code = "event_stale"
 
 
+class TargetingError(EventError):
+    """The event's targets are refused; ``details["field"]`` names the form field at fault
+    (``targeting``, ``groups``, ``feeders`` or ``vehicles``)."""
+
+    code = "event_targets_refused"
+
+
+# --- Targets --------------------------------------------------------------------------------
+
+MAX_VEHICLES_IN_MESSAGE = 20
+AUDITED_VINS = 200  # the event's vehicles M2M keeps the full list
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Validated targets: only those of ``targeting`` are filled, sorted and de-duplicated."""
+
+    targeting: str
+    vehicle_ids: tuple[int, ...] = ()
+    group_ids: tuple[int, ...] = ()
+    group_names: tuple[str, ...] = ()
+    feeders: tuple[str, ...] = ()
+
+
+def validate_targets(
+    *,
+    utility: Utility,
+    program: Program,
+    targeting: str,
+    vehicle_ids: Iterable[int] = (),
+    group_ids: Iterable[int] = (),
+    feeders: Iterable[str] = (),
+) -> Targets:
+    """Check an event's targets against the program (call inside the utility's scope): groups
+    must be the utility's and have members, feeders must serve accounts enrolled in the
+    program, named vehicles must be actively enrolled and dispatchable. Raises
+    ``TargetingError`` saying what is wrong; targets of another mode are refused too, so an
+    operator never believes a choice applies that does not."""
+    if targeting not in Event.Targeting.values:
+        raise TargetingError(f"“{targeting}” is not a kind of targeting.", field="targeting")
+    vehicle_ids = tuple(sorted(set(vehicle_ids)))
+    group_ids = tuple(sorted(set(group_ids)))
+    feeders = tuple(sorted({f.strip() for f in feeders if f and f.strip()}))
+    given = {
+        Event.Targeting.GROUPS: group_ids,
+        Event.Targeting.FEEDERS: feeders,
+        Event.Targeting.NAMED_VEHICLES: vehicle_ids,
+    }
+    stray = [
+        Event.Targeting(mode).label.lower() for mode, v in given.items() if v and mode != targeting
+    ]
+    if stray:
+        raise TargetingError(
+            f"The event targets “{Event.Targeting(targeting).label}”, but "
+            f"{' and '.join(stray)} were also given. Clear them, or choose that targeting.",
+            field="targeting",
+        )
+    if targeting == Event.Targeting.GROUPS:
+        return _group_targets(utility=utility, group_ids=group_ids)
+    if targeting == Event.Targeting.FEEDERS:
+        return _feeder_targets(program=program, feeders=feeders)
+    if targeting == Event.Targeting.NAMED_VEHICLES:
+        return _vehicle_targets(program=program, vehicle_ids=vehicle_ids)
+    return Targets(targeting=targeting)
+
+
+def _group_targets(*, utility: Utility, group_ids: tuple[int, ...]) -> Targets:
+    if not group_ids:
+        raise TargetingError("Choose at least one dispatch group.", field="groups")
+    groups = {
+        g.pk: g
+        for g in DispatchGroup.objects.filter(pk__in=group_ids, utility=utility).annotate(
+            vehicle_count=Count("vehicles")
+        )
+    }
+    if unknown := [pk for pk in group_ids if pk not in groups]:
+        raise TargetingError(
+            f"Unknown dispatch group{'s' if len(unknown) > 1 else ''}: "
+            f"{', '.join(f'#{pk}' for pk in unknown)}.",
+            field="groups",
+        )
+    if empty := sorted(groups[pk].name for pk in group_ids if not groups[pk].vehicle_count):
+        raise TargetingError(
+            f"These groups have no vehicles: {', '.join(empty)}. Add vehicles first.",
+            field="groups",
+        )
+    names = tuple(sorted(g.name for g in groups.values()))
+    return Targets(Event.Targeting.GROUPS, group_ids=group_ids, group_names=names)
+
+
+def _feeder_targets(*, program: Program, feeders: tuple[str, ...]) -> Targets:
+    if not feeders:
+        raise TargetingError("Choose at least one feeder.", field="feeders")
+    known = selectors.known_feeders(program=program, feeders=feeders)
+    if unknown := [f for f in feeders if f not in known]:
+        raise TargetingError(
+            f"No account actively enrolled in {program} is on "
+            f"feeder{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}.",
+            field="feeders",
+        )
+    return Targets(Event.Targeting.FEEDERS, feeders=feeders)
+
+
+def _vehicle_targets(*, program: Program, vehicle_ids: tuple[int, ...]) -> Targets:
+    if not vehicle_ids:
+        raise TargetingError("Name at least one vehicle.", field="vehicles")
+    problems = selectors.named_vehicle_problems(program=program, vehicle_ids=vehicle_ids)
+    if problems:
+        vins = selectors.vins_of(problems)
+        listed = sorted(f"{vins.get(pk, f'vehicle #{pk}')} ({why})" for pk, why in problems.items())
+        more = len(listed) - MAX_VEHICLES_IN_MESSAGE
+        raise TargetingError(
+            f"{len(listed)} named vehicle{'s' if len(listed) > 1 else ''} cannot be dispatched "
+            f"in {program}: {'; '.join(listed[:MAX_VEHICLES_IN_MESSAGE])}"
+            + (f"; and {more} more." if more > 0 else "."),
+            field="vehicles",
+            vins=sorted(vins.get(pk, str(pk)) for pk in problems),
+        )
+    return Targets(Event.Targeting.NAMED_VEHICLES, vehicle_ids=vehicle_ids)
+
+
+def _targets_audit(targets: Targets) -> dict:
+    audit_row: dict = {"targeting": targets.targeting}
+    if targets.group_ids:
+        audit_row.update(group_ids=list(targets.group_ids), groups=list(targets.group_names))
+    if targets.feeders:
+        audit_row["feeders"] = list(targets.feeders)
+    if targets.vehicle_ids:
+        vins = sorted(selectors.vins_of(targets.vehicle_ids).values())
+        audit_row.update(vehicles=len(vins), vins=vins[:AUDITED_VINS])
+        if len(vins) > AUDITED_VINS:
+            audit_row["vins_truncated"] = True
+    return audit_row
+
+
 def _as_json(results: Sequence[RuleResult]) -> list[dict]:
     return [r._asdict() for r in results]
 
@@ -52,7 +189,10 @@ def evaluate(
     priority: int,
     now: datetime,
     exclude_pk: int | None = None,
+    event_type: str | None = None,
 ) -> list[RuleResult]:
+    """The guardrails for a proposed event (an emergency waives the window, the notice and
+    the seasons: ``guardrails.EMERGENCY_EXEMPT``)."""
     return guardrails.check_event(
         program,
         starts_at=starts_at,
@@ -61,6 +201,7 @@ def evaluate(
         now=now,
         tz=program.utility.tzinfo,
         others=selectors.other_events(program=program, exclude_pk=exclude_pk),
+        emergency=event_type == Event.Type.EMERGENCY,
     )
 
 
@@ -75,37 +216,42 @@ def schedule_event(
     notification_lead_minutes: int = 60,
     randomize_start_minutes: int = 0,
     target_kw: float | None = None,
-    vehicle_ids: Sequence[int] = (),
+    targeting: str | None = None,
+    vehicle_ids: Iterable[int] = (),
+    group_ids: Iterable[int] = (),
+    feeders: Iterable[str] = (),
     priority: int = 0,
     source: str = Event.Source.STAFF,
     actor: User | None = None,
     now: datetime | None = None,
 ) -> Event:
-    """Commit an event if every guardrail passes; raise ``GuardrailsFailed`` otherwise."""
+    """Commit an event if its targets are valid (``validate_targets``; ``TargetingError``
+    otherwise) and every guardrail passes (``GuardrailsFailed`` otherwise). Without
+    ``targeting``, named vehicles if ``vehicle_ids`` are given, else the whole program."""
     now = now or timezone.now()
+    vehicle_ids = list(vehicle_ids)
+    if targeting is None:
+        targeting = Event.Targeting.NAMED_VEHICLES if vehicle_ids else Event.Targeting.WHOLE_PROGRAM
     # Serialize scheduling per program so two operators cannot both take the last slot.
     program = Program.objects.select_for_update(of=("self",)).get(pk=program.pk)
+    targets = validate_targets(
+        utility=utility,
+        program=program,
+        targeting=targeting,
+        vehicle_ids=vehicle_ids,
+        group_ids=group_ids,
+        feeders=feeders,
+    )
     results = evaluate(
         program=program,
         starts_at=starts_at,
         duration_minutes=duration_minutes,
         priority=priority,
         now=now,
+        event_type=event_type,
     )
     if guardrails.failures(results):
         raise GuardrailsFailed(results)
-    vehicle_ids = sorted(set(vehicle_ids))
-    if vehicle_ids:
-        enrolled = set(
-            Enrollment.objects.filter(
-                program=program, vehicle_id__in=vehicle_ids, status=Enrollment.Status.ACTIVE
-            ).values_list("vehicle_id", flat=True)
-        )
-        if missing := [pk for pk in vehicle_ids if pk not in enrolled]:
-            raise EventError(
-                f"{len(missing)} named vehicle(s) are not actively enrolled in {program}.",
-                vehicle_ids=missing,
-            )
     event = Event(
         utility=utility,
         program=program,
@@ -115,7 +261,8 @@ def schedule_event(
         notification_lead_minutes=notification_lead_minutes,
         randomize_start_minutes=randomize_start_minutes,
         target_kw=target_kw,
-        targeting=Event.Targeting.NAMED_VEHICLES if vehicle_ids else Event.Targeting.WHOLE_PROGRAM,
+        targeting=targets.targeting,
+        feeders=list(targets.feeders),
         priority=priority,
         source=source,
         scheduled_at=now,
@@ -124,17 +271,102 @@ def schedule_event(
     )
     event.refresh_times()
     event.save()
-    if vehicle_ids:
-        event.vehicles.set(vehicle_ids)
+    if targets.group_ids:
+        event.groups.set(targets.group_ids)
+    if targets.vehicle_ids:
+        Named = Event.vehicles.through
+        Named.objects.bulk_create(
+            [Named(event_id=event.pk, vehicle_id=pk) for pk in targets.vehicle_ids],
+            batch_size=5000,
+        )
     audit.record(
         action="event.scheduled",
         utility=utility,
         obj=event,
         actor=actor,
         to_state=event.status_at(now),
-        changes={"starts_at": starts_at.isoformat(), "duration_minutes": duration_minutes},
+        changes={
+            "starts_at": starts_at.isoformat(),
+            "duration_minutes": duration_minutes,
+            "targets": _targets_audit(targets),
+        },
     )
     return event
+
+
+# --- Dispatch groups ------------------------------------------------------------------------
+
+
+class GroupError(DomainError):
+    """A dispatch group change is refused; ``details["field"]`` names the field at fault."""
+
+    code = "dispatch_group_refused"
+
+
+@transaction.atomic
+def save_group(
+    *,
+    utility: Utility,
+    name: str,
+    description: str = "",
+    vehicle_ids: Iterable[int] = (),
+    group: DispatchGroup | None = None,
+    actor: User | None = None,
+) -> DispatchGroup:
+    """Create a dispatch group (``group`` None) or change one: its name, description and
+    members, which must be the utility's vehicles. Records what changed, members as counts
+    and (up to ``AUDITED_VINS``) VINs added and removed."""
+    name, description = name.strip(), description.strip()
+    if not name:
+        raise GroupError("Give the group a name.", field="name")
+    clash = DispatchGroup.objects.filter(utility=utility, name=name)
+    if group is not None:
+        clash = clash.exclude(pk=group.pk)
+    if clash.exists():
+        raise GroupError(f"There is already a group named “{name}”.", field="name")
+    wanted = set(vehicle_ids)
+    # Another utility's vehicle is outside the scope: unknown here.
+    if unknown := sorted(wanted - selectors.vins_of(wanted).keys()):
+        raise GroupError(
+            f"{len(unknown)} vehicle(s) are not vehicles of {utility}.",
+            field="vehicles",
+            vehicle_ids=unknown,
+        )
+    Members = DispatchGroup.vehicles.through
+    creating = group is None
+    if creating:
+        group = DispatchGroup.objects.create(utility=utility, name=name, description=description)
+        before, current = {"name": "", "description": ""}, set()
+    else:
+        group = DispatchGroup.objects.select_for_update(of=("self",)).get(pk=group.pk)
+        before = {"name": group.name, "description": group.description}
+        current = set(
+            Members.objects.filter(dispatchgroup_id=group.pk).values_list("vehicle_id", flat=True)
+        )
+        group.name, group.description = name, description
+        group.save(update_fields=["name", "description"])
+    added, removed = sorted(wanted - current), sorted(current - wanted)
+    if removed:
+        Members.objects.filter(dispatchgroup_id=group.pk, vehicle_id__in=removed).delete()
+    Members.objects.bulk_create(
+        [Members(dispatchgroup_id=group.pk, vehicle_id=pk) for pk in added], batch_size=5000
+    )
+    after = {"name": name, "description": description}
+    changes: dict = {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
+    vins = selectors.vins_of([*added, *removed]) if added or removed else {}
+    for label, ids in (("added", added), ("removed", removed)):
+        if ids:
+            listed = sorted(vins.get(pk, str(pk)) for pk in ids)
+            changes[f"vehicles_{label}"] = len(ids)
+            changes[f"vins_{label}"] = listed[:AUDITED_VINS]
+    audit.record(
+        action="dispatch_group.created" if creating else "dispatch_group.updated",
+        utility=utility,
+        obj=group,
+        actor=actor,
+        changes={**changes, "vehicles": len(wanted)},
+    )
+    return group
 
 
 def _locked(event: Event, *, expected_modification: int | None, allowed: set, verb: str, now):

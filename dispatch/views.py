@@ -8,13 +8,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView
+from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from dispatch import selectors, services
+from dispatch import console, event_calendar, selectors, services
 from dispatch.filters import EventFilter
-from dispatch.forms import EventActionForm, EventForm
+from dispatch.forms import EventActionForm, EventForm, parse_vins
 from dispatch.guardrails import RuleResult
 from dispatch.models import Event
+from enrollment.models import Program
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
@@ -34,6 +35,9 @@ class EventListView(UtilityViewMixin, FilteredListMixin, ListView):
         now = timezone.now()
         ctx["rows"] = [(e, Event.Status(e.status_at(now))) for e in ctx["events"]]
         ctx["can_dispatch"] = self.request.access.can(Cap.DISPATCH_EVENTS)
+        # The calendar link keeps the list's program.
+        form = self.filterset.form
+        ctx["calendar_program"] = form.cleaned_data.get("program") if form.is_valid() else None
         return ctx
 
 
@@ -48,12 +52,65 @@ class EventCreateView(UtilityViewMixin, FormView):
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "utility": self.request.utility}
 
+    def get_initial(self):
+        # ?program=<id> opens the form on a program (its feeders are listed).
+        initial = super().get_initial()
+        if program := self.request.GET.get("program"):
+            initial["program"] = program
+        return initial
+
+    def post(self, request, *args, **kwargs):
+        if "find_vehicles" in request.POST or "add_vehicles" in request.POST:
+            return self._vehicle_picker()
+        return super().post(request, *args, **kwargs)
+
+    def _vehicle_picker(self):
+        """The vehicle picker without JavaScript: "Find" lists the chosen program's matching
+        vehicles, "Add ticked" appends their VINs to the list; the form keeps what was typed
+        and is not judged until previewed or scheduled."""
+        post = self.request.POST
+        vins = parse_vins(post.get("vins", ""))
+        initial = {
+            name: post.getlist(name)
+            if getattr(field.widget, "allow_multiple_selected", False)
+            else post.get(name)
+            for name, field in self.form_class.base_fields.items()
+        }
+        if "add_vehicles" in post and (ticked := parse_vins(" ".join(post.getlist("pick")))):
+            vins = list(dict.fromkeys([*vins, *ticked]))
+            initial["targeting"] = Event.Targeting.NAMED_VEHICLES
+        initial["vins"] = "\n".join(vins)
+        form = self.form_class(utility=self.request.utility, initial=initial)
+        query = post.get("vehicle_query", "").strip()[:40]
+        program = form.program_given()
+        matches = (
+            selectors.search_dispatchable_vehicles(program=program, query=query)
+            if program and query
+            else []
+        )
+        return self.render_to_response(
+            self.get_context_data(
+                form=form,
+                vehicle_query=query,
+                vehicle_matches=matches,
+                vehicle_limit=selectors.VEHICLE_SEARCH_LIMIT,
+                searched=True,
+            )
+        )
+
     def form_valid(self, form):
         data = form.cleaned_data
         proposal = {
             "program": data["program"],
             "starts_at": data["starts_at"],
             "duration_minutes": data["duration_minutes"],
+        }
+        chosen = data["targets"]
+        targets = {
+            "targeting": chosen.targeting,
+            "vehicle_ids": chosen.vehicle_ids,
+            "group_ids": chosen.group_ids,
+            "feeders": chosen.feeders,
         }
         if "schedule" in self.request.POST:
             try:
@@ -66,23 +123,37 @@ class EventCreateView(UtilityViewMixin, FormView):
                     priority=data["priority"],
                     actor=self.request.user,
                     **proposal,
+                    **targets,
                 )
             except services.GuardrailsFailed as exc:
-                return self._preview(form, data, proposal, exc.results, refused=exc.message)
+                return self._preview(
+                    form, data, proposal, targets, exc.results, refused=exc.message
+                )
+            except services.TargetingError as exc:  # changed since the form was checked
+                form.add_target_error(exc)
+                return self.form_invalid(form)
             except services.EventError as exc:
-                return self._preview(form, data, proposal, None, refused=exc.message)
+                return self._preview(form, data, proposal, targets, None, refused=exc.message)
             messages.success(self.request, f"Scheduled {event}.")
             return HttpResponseRedirect(
                 reverse("utility:event_detail", args=[self.request.utility.slug, event.pk])
             )
-        return self._preview(form, data, proposal, None)
+        return self._preview(form, data, proposal, targets, None)
 
-    def _preview(self, form, data, proposal, results: list[RuleResult] | None, refused=""):
+    def _preview(self, form, data, proposal, targets, results: list[RuleResult] | None, refused=""):
         if results is None:
-            results = services.evaluate(priority=data["priority"], now=timezone.now(), **proposal)
-        capacity = selectors.capacity_preview(event_type=data["event_type"], **proposal)
+            results = services.evaluate(
+                priority=data["priority"],
+                now=timezone.now(),
+                event_type=data["event_type"],
+                **proposal,
+            )
+        capacity = selectors.capacity_preview(event_type=data["event_type"], **proposal, **targets)
+        targeted = selectors.targeted_vehicles(program=proposal["program"], **targets).count()
         return self.render_to_response(
-            self.get_context_data(form=form, results=results, capacity=capacity, refused=refused)
+            self.get_context_data(
+                form=form, results=results, capacity=capacity, refused=refused, targeted=targeted
+            )
         )
 
 
@@ -92,22 +163,93 @@ class EventDetailView(UtilityViewMixin, DetailView):
     context_object_name = "event"
 
     def get_queryset(self):
-        return selectors.event_list().prefetch_related("vehicles")
+        return selectors.event_list()
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         event = self.object
-        status = event.status_at(timezone.now())
+        now = timezone.now()
+        status = event.status_at(now)
         can_dispatch = self.request.access.can(Cap.DISPATCH_EVENTS)
         ctx.update(
             status=Event.Status(status),
             tz=self.request.utility.tzinfo,
             history=selectors.event_history(event),
+            targets=selectors.targets_display(event),
             can_cancel=can_dispatch and status in Event.CANCELLABLE,
             can_end_early=can_dispatch and status in Event.ENDABLE,
             can_extend=can_dispatch and status in Event.EXTENDABLE,
+            **console_context(self.request, event, now=now),
         )
         ctx.setdefault("action_form", None)
+        return ctx
+
+
+def console_context(request, event: Event, *, now) -> dict:
+    """The live console's part of the event page, also served alone by ``EventLiveView``."""
+    live_url = reverse("utility:event_live", args=[request.utility.slug, event.pk])
+    report_url = reverse("utility:event_report", args=[request.utility.slug, event.pk])
+    return {
+        "console": console.console(event, now=now, tz=request.utility.tzinfo, query=request.GET),
+        "live_url": live_url,
+        "report_url": report_url,
+        "can_view_devices": request.access.can(Cap.VIEW_DEVICES),
+    }
+
+
+class EventLiveView(UtilityViewMixin, DetailView):
+    """The console section of the event page alone, as HTML: what the page's script swaps in
+    every few seconds while the event is notified or running."""
+
+    required_capability = Cap.VIEW_EVENTS
+    template_name = "dispatch/_event_live.html"
+    context_object_name = "event"
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        return {**ctx, **console_context(self.request, self.object, now=timezone.now())}
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class EventCalendarView(UtilityViewMixin, TemplateView):
+    """A month of events (one program, or all) in the utility's time zone. A bad month or
+    program says so and shows the current month or every program instead."""
+
+    required_capability = Cap.VIEW_EVENTS
+    template_name = "dispatch/event_calendar.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        tz = self.request.utility.tzinfo
+        now = timezone.now()
+        problems = []
+        programs = list(Program.objects.order_by("name", "id"))
+        program = None
+        if raw := self.request.GET.get("program", "").strip():
+            try:
+                program = event_calendar.parse_program(raw, programs)
+            except event_calendar.BadCalendarParameter as exc:
+                problems.append(f"{exc} Showing every program.")
+        month = now.astimezone(tz).date().replace(day=1)
+        if raw := self.request.GET.get("month", "").strip():
+            try:
+                month = event_calendar.parse_month(raw)
+            except event_calendar.BadCalendarParameter as exc:
+                problems.append(f"{exc} Showing the current month.")
+        ctx.update(
+            calendar=event_calendar.month_calendar(month=month, tz=tz, now=now, program=program),
+            programs=programs,
+            program=program,
+            problems=problems,
+            can_dispatch=self.request.access.can(Cap.DISPATCH_EVENTS),
+        )
         return ctx
 
 

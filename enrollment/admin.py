@@ -17,9 +17,16 @@ from enrollment.models import (
 
 @admin.register(ServiceAccount)
 class ServiceAccountAdmin(admin.ModelAdmin):
-    list_display = ["account_number", "customer_name", "utility", "zip_code", "rate_class"]
+    list_display = [
+        "account_number",
+        "customer_name",
+        "utility",
+        "zip_code",
+        "feeder",
+        "rate_class",
+    ]
     list_filter = ["utility", "rate_class"]
-    search_fields = ["account_number", "customer_name", "meter_id"]
+    search_fields = ["account_number", "customer_name", "meter_id", "feeder"]
 
 
 @admin.register(Program)

@@ -49,6 +49,7 @@ COLUMNS = (
     "state",
     "zip_code",
     "meter_id",
+    "feeder",
     "rate_class",
     "tariff",
     "email",

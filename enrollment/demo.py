@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_scopes import scope
 
+from devices.demo import is_cohort
 from devices.models import Vehicle
 from enrollment import incentives, services
 from enrollment.interconnection import services as ic
@@ -39,7 +40,10 @@ from portal.models import AHJ, AHJTerritory, InstallerCompany, User, Utility
 DEMO_DOMAIN = "demo.test"
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TERMS_EFFECTIVE_ON = date(2025, 1, 1)
-SUMMER = [{"name": "Summer", "months": [6, 7, 8, 9]}]
+SEASONS = [
+    {"name": "Summer", "months": [6, 7, 8, 9]},
+    {"name": "Winter", "months": [11, 12, 1, 2]},
+]
 WEEKDAYS = [0, 1, 2, 3, 4]
 DATA_SHARING = ["telemetry", "charging_schedule"]
 
@@ -111,6 +115,23 @@ PROGRAMS = (
         },
         only_in=("pvp",),
     ),
+    ProgramSpec(
+        slug="peak-relief-v2h",
+        name="Peak Relief V2H (backup-only)",
+        kind=Kind.V2H,
+        description=(
+            "Backup-only vehicle-to-home: during peak events the home runs from the vehicle, "
+            "isolated from the grid by its transfer switch — no export, so no interconnection "
+            "study. Emergency events may be called at any time of year."
+        ),
+        cap=200,
+        budget=Decimal("60000.00"),
+        fields={
+            "discharge_soc_floor_pct": 30,
+            "max_events_per_season": 25,
+            "max_hours_per_event": 3,
+        },
+    ),
 )
 
 
@@ -148,6 +169,14 @@ OFFERS = (
     OfferSpec(
         "home-backup-v2h", Offer.CAPACITY_PAYMENT, "V2H seasonal capacity", "V2HCAP",
         {"rate_per_kw": Decimal("40.00"), "season_cap": Decimal("500.00")}, False,
+    ),
+    OfferSpec(
+        "peak-relief-v2h", Offer.EVENT_PERFORMANCE, "Peak relief performance", "PRPRF",
+        {"rate_per_kwh": Decimal("1.0000"), "season_cap": Decimal("300.00")}, False,
+    ),
+    OfferSpec(
+        "peak-relief-v2h", Offer.CAPACITY_PAYMENT, "Peak relief seasonal capacity", "PRCAP",
+        {"rate_per_kw": Decimal("25.00"), "season_cap": Decimal("300.00")}, False,
     ),
     OfferSpec(
         "v2g-pilot", Offer.CAPACITY_PAYMENT, "V2G seasonal capacity", "V2GCAP",
@@ -219,7 +248,7 @@ def _ensure_programs(*, utility: Utility, admin: User) -> dict[str, Program]:
                     kind=spec.kind,
                     status=Program.Status.OPEN,
                     description=spec.description,
-                    seasons=SUMMER,
+                    seasons=SEASONS,
                     event_weekdays=WEEKDAYS,
                     event_window_start=time(16, 0),
                     event_window_end=time(21, 0),
@@ -245,8 +274,9 @@ def _ensure_programs(*, utility: Utility, admin: User) -> dict[str, Program]:
                         "the vehicle's charging"
                         + (" and discharging" if spec.kind != Kind.V1G else "")
                         + " during events on weekdays between 4 pm and 9 pm, June to "
-                        "September, and to receive the telemetry and charging schedule "
-                        "needed for it. The customer can opt out of any event in the app."
+                        "September and November to February (emergency events at any time), "
+                        "and to receive the telemetry and charging schedule needed for it. "
+                        "The customer can opt out of any event in the app."
                     ),
                     effective_on=TERMS_EFFECTIVE_ON,
                     consent_valid_days=365,
@@ -290,7 +320,14 @@ def _fleet(utility: Utility) -> list[tuple[Vehicle, list[str]]]:
 
 def _ensure_enrollments(*, utility: Utility, programs: dict[str, Program], admin: User) -> None:
     now = timezone.now()
-    for number, (vehicle, slugs) in enumerate(_fleet(utility)):
+    cohort = [
+        (vehicle, ["peak-relief-v2h"])
+        for vehicle in Vehicle.objects.filter(
+            utility=utility, status=Vehicle.Status.ACTIVE, service_account__isnull=False
+        ).select_related("service_account", "partner")
+        if is_cohort(vehicle)
+    ]
+    for number, (vehicle, slugs) in enumerate(_fleet(utility) + cohort):
         for slug in slugs:
             program = programs.get(slug)
             if (
@@ -305,7 +342,7 @@ def _ensure_enrollments(*, utility: Utility, programs: dict[str, Program], admin
                 vehicle=vehicle,
                 consent=services.ConsentInput(
                     terms_version=terms,
-                    accepted_at=now - timedelta(days=60 - number),
+                    accepted_at=now - timedelta(days=max(1, 90 - number)),
                     channel=Enrollment.Channel.AUTOMAKER_APP,
                     data_sharing_scope=DATA_SHARING,
                 ),

@@ -365,7 +365,7 @@ class CustomerImportForm(forms.Form):
             f"A CSV extract, UTF-8, at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Columns: "
             "account_number (required), customer_name, premise_address, city, state, zip_code, "
             "meter_id, rate_class, tariff, email, phone, smart_meter, income_qualified, "
-            "medical_need."
+            "medical_need, feeder."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )

@@ -22,7 +22,10 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
     ),
     (
         "Dispatch",
-        [(Cap.VIEW_EVENTS, "utility:event_list", "Events")],
+        [
+            (Cap.VIEW_EVENTS, "utility:event_list", "Events"),
+            (Cap.VIEW_EVENTS, "utility:dispatch_group_list", "Dispatch groups"),
+        ],
     ),
     (
         "Fleet",

@@ -341,11 +341,26 @@ ADAPTER_CIRCUIT_FAILURE_THRESHOLD = env_int("ADAPTER_CIRCUIT_FAILURE_THRESHOLD",
 ADAPTER_CIRCUIT_COOL_DOWN_SECONDS = env_int("ADAPTER_CIRCUIT_COOL_DOWN_SECONDS", 60, minimum=1)
 ADAPTER_RETRY_BASE_SECONDS = env_int("ADAPTER_RETRY_BASE_SECONDS", 2, minimum=1)
 ADAPTER_RETRY_MAX_SECONDS = env_int("ADAPTER_RETRY_MAX_SECONDS", 300, minimum=1)
+ADAPTER_IN_FLIGHT_LEASE_SECONDS = env_int("ADAPTER_IN_FLIGHT_LEASE_SECONDS", 300, minimum=1)
+ADAPTER_DELIVERY_PARALLELISM = env_int("ADAPTER_DELIVERY_PARALLELISM", 4, minimum=1)
+# Dispatch: a vehicle with no reported state for this long is offline (not planned; replaced
+# when dispatched).
+DISPATCH_OFFLINE_AFTER_MINUTES = env_int("DISPATCH_OFFLINE_AFTER_MINUTES", 30, minimum=1)
+# M&V: an event is measured this long after it ended, once late telemetry has arrived.
+DISPATCH_MEASURE_DELAY_MINUTES = env_int("DISPATCH_MEASURE_DELAY_MINUTES", 30, minimum=0)
+DISPATCH_CONSOLE_REFRESH_SECONDS = env_int("DISPATCH_CONSOLE_REFRESH_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
     # Plan and issue commands for events whose notice time has passed.
     "dispatch.activate_due_events": {"task": "dispatch.activate_due_events", "schedule": 60.0},
+    # Re-plan notified and active events: opt-outs, rejections, offline vehicles, shortfall.
+    "dispatch.replan_live_events": {"task": "dispatch.replan_live_events", "schedule": 60.0},
+    # Measure (M&V) completed events once their late telemetry is in; award incentives.
+    "dispatch.measure_completed_events": {
+        "task": "dispatch.measure_completed_events",
+        "schedule": 300.0,
+    },
     # Suspend participation whose consent expired; list renewals due (hourly is plenty).
     "enrollment.expire_consents_everywhere": {
         "task": "enrollment.expire_consents_everywhere",

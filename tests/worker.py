@@ -36,9 +36,14 @@ def worker_database_url() -> str:
 
 @contextmanager
 def celery_worker(
-    *, queues: str = "celery", extra_env: dict[str, str] | None = None, ready_timeout: float = 60.0
+    *,
+    queues: str = "celery",
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 60.0,
+    name: str = "",
 ) -> Iterator[subprocess.Popen]:
-    """Start ``celery -A portal worker`` and wait until it reports ready; stop it after."""
+    """Start ``celery -A portal worker`` and wait until it reports ready; stop it after.
+    ``name`` tells apart several workers started by one process (node name and log file)."""
     env = dict(os.environ)
     env.update(
         {
@@ -50,7 +55,8 @@ def celery_worker(
         }
     )
     env.update(extra_env or {})
-    log_path = Path(settings.VAR_DIR) / f"test-worker-{os.getpid()}.log"
+    node = f"{os.getpid()}-{name}" if name else str(os.getpid())
+    log_path = Path(settings.VAR_DIR) / f"test-worker-{node}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w+")
     proc = subprocess.Popen(
@@ -73,7 +79,7 @@ def celery_worker(
             "--without-mingle",
             "--without-heartbeat",
             "-n",
-            f"test-{os.getpid()}@%h",
+            f"test-{node}@%h",
         ],
         cwd=ROOT,
         env=env,

@@ -9,9 +9,17 @@ and checked, so a bad value stops the worker loudly instead of changing behaviou
   trial call (half-open). Default 60.
 * ``ADAPTER_RETRY_BASE_SECONDS`` / ``ADAPTER_RETRY_MAX_SECONDS`` — exponential backoff of a
   retried delivery: base × 2^(n−1), capped, with jitter. Defaults 2 and 300.
+* ``ADAPTER_IN_FLIGHT_LEASE_SECONDS`` — how long a command sent without a recorded answer
+  (its worker died mid-call) waits before it is delivered again. Must exceed any call's
+  timeout. Default 300.
+* ``ADAPTER_DELIVERY_PARALLELISM`` — at most this many deliveries of one agreement's queue
+  run at once (each claims its own chunks), so a large event keeps every worker busy.
+  Default 4.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -45,3 +53,11 @@ def retry_base_seconds() -> float:
 
 def retry_max_seconds() -> float:
     return _number("ADAPTER_RETRY_MAX_SECONDS", 300.0, minimum=0)
+
+
+def in_flight_lease() -> timedelta:
+    return timedelta(seconds=_number("ADAPTER_IN_FLIGHT_LEASE_SECONDS", 300.0, minimum=1))
+
+
+def delivery_parallelism() -> int:
+    return int(_number("ADAPTER_DELIVERY_PARALLELISM", 4, minimum=1))

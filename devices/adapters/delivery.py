@@ -2,6 +2,8 @@
 
 ``deliver_pending`` drains the agreement's queue in chunks of at most ``max_batch_size``,
 one call per chunk, and says when (and whether) to run again: the task layer only schedules.
+It orders the queue once for up to ``CHUNKS_PER_RUN`` chunks and claims each chunk from that
+list, so several runs can drain one queue side by side (each claim skips what another holds).
 Retries are for calls that got no usable answer (timeouts, connection errors, 5xx, invalid
 answers), after an exponentially growing, jittered delay; a 4xx fails the chunk's commands
 at once. A command that reaches ``AdapterConfig.max_attempts`` fails. Call inside the
@@ -14,12 +16,17 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.utils import timezone
 
 from devices.adapters import conf, queue
-from devices.adapters.base import CancelVerdict, EndpointNotAllowed, OutgoingCommand, Verdict
+from devices.adapters.base import (
+    Adapter,
+    CancelVerdict,
+    EndpointNotAllowed,
+    OutgoingCommand,
+    Verdict,
+)
 from devices.adapters.registry import adapter_for
 from devices.models import AdapterConfig, DeviceCommand
 from portal.models import PartnerAgreement
@@ -28,9 +35,6 @@ logger = logging.getLogger(__name__)
 
 Status = DeviceCommand.Status
 CHUNKS_PER_RUN = 20  # then the task re-queues itself, so one agreement cannot hog a worker
-# A webhook command still ``sent`` this long after its call started has no recorded answer
-# (the worker died mid-call): deliver it again. Must exceed any call's timeout.
-IN_FLIGHT_LEASE = timedelta(minutes=5)
 
 
 def backoff_seconds(retry: int, *, rng: random.Random | None = None) -> float:
@@ -80,50 +84,81 @@ def deliver_pending(*, agreement_id: int, retry: int = 0) -> DeliveryReport:
         return report
     adapter = adapter_for(config)
     partner_id = config.agreement.partner_id
-    report.expired = queue.expire_overdue(
-        config=config, now=timezone.now(), redeliver_after=IN_FLIGHT_LEASE
-    )
+    # A command still ``sent`` this long after its call started has no recorded answer (the
+    # worker died mid-call): it is delivered again.
+    lease = conf.in_flight_lease()
+    report.expired = queue.expire_overdue(config=config, now=timezone.now(), redeliver_after=lease)
 
-    for _ in range(CHUNKS_PER_RUN):
-        now = timezone.now()
-        claimed = queue.claim(
+    calls_left = CHUNKS_PER_RUN
+    while calls_left:
+        # The next commands in order, enough for the calls this run may still make; each
+        # chunk claims its share of them (a concurrent run may have taken some already).
+        ahead = queue.deliverable_ids(
             partner_id=partner_id,
-            limit=config.max_batch_size,
-            now=now,
-            redeliver_after=IN_FLIGHT_LEASE,
+            limit=config.max_batch_size * calls_left,
+            now=timezone.now(),
+            redeliver_after=lease,
         )
-        if not claimed:
-            return report
-        batch = [OutgoingCommand.from_model(command) for command in claimed]
-        try:
-            result = adapter.send(batch)
-        except EndpointNotAllowed as error:
-            # A configuration problem: keep the commands for when someone fixes it.
-            queue.release([c.pk for c in batch], now=timezone.now(), reason=str(error))
-            logger.error("Agreement %s: %s", agreement_id, error)
-            report.error = str(error)
-            return report
-        except BaseException:
-            queue.release([c.pk for c in batch], now=timezone.now(), reason="Not sent: error.")
-            raise
-        tally = queue.record_send_result(batch, result, config=config, now=timezone.now())
-        report.tally.add(tally)
-        if result.circuit_open:
-            # Come back when the cool-down ends; during another worker's trial, not at all:
-            # the trial's own run carries on (or the sweep does, should that worker die).
-            if result.retry_at is not None:
-                wait = (result.retry_at - timezone.now()).total_seconds()
-                report.run_again_in = max(0.0, wait)
-            return report
-        report.calls += 1
-        if result.ids(Verdict.RETRY):
-            report.error = result.error
-            if tally.retrying:  # some are back in the queue: try again after a pause
-                report.run_again_in = backoff_seconds(retry + 1)
-                report.backed_off = True
+        claimed_any = False
+        for start in range(0, len(ahead), config.max_batch_size):
+            claimed = queue.claim(
+                partner_id=partner_id,
+                limit=config.max_batch_size,
+                now=timezone.now(),
+                redeliver_after=lease,
+                among=ahead[start : start + config.max_batch_size],
+            )
+            if not claimed:
+                continue
+            claimed_any = True
+            calls_left -= 1
+            if not _send_chunk(adapter, claimed, config=config, report=report, retry=retry):
+                return report
+        if not claimed_any:
+            # Nothing left, or all of it held by concurrent runs, which deliver it.
             return report
     report.run_again_in = 0.0  # chunk budget spent; more may be waiting
     return report
+
+
+def _send_chunk(
+    adapter: Adapter,
+    batch: list[OutgoingCommand],
+    *,
+    config: AdapterConfig,
+    report: DeliveryReport,
+    retry: int,
+) -> bool:
+    """Send one claimed chunk and record its verdicts; False when the run should stop
+    here (``report`` then says whether and when to run again)."""
+    try:
+        result = adapter.send(batch)
+    except EndpointNotAllowed as error:
+        # A configuration problem: keep the commands for when someone fixes it.
+        queue.release([c.pk for c in batch], now=timezone.now(), reason=str(error))
+        logger.error("Agreement %s: %s", config.agreement_id, error)
+        report.error = str(error)
+        return False
+    except BaseException:
+        queue.release([c.pk for c in batch], now=timezone.now(), reason="Not sent: error.")
+        raise
+    tally = queue.record_send_result(batch, result, config=config, now=timezone.now())
+    report.tally.add(tally)
+    if result.circuit_open:
+        # Come back when the cool-down ends; during another worker's trial, not at all:
+        # the trial's own run carries on (or the sweep does, should that worker die).
+        if result.retry_at is not None:
+            wait = (result.retry_at - timezone.now()).total_seconds()
+            report.run_again_in = max(0.0, wait)
+        return False
+    report.calls += 1
+    if result.ids(Verdict.RETRY):
+        report.error = result.error
+        if tally.retrying:  # some are back in the queue: try again after a pause
+            report.run_again_in = backoff_seconds(retry + 1)
+            report.backed_off = True
+        return False
+    return True
 
 
 @dataclass

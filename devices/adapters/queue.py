@@ -10,7 +10,7 @@ inside the utility's scope.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from devices.adapters.base import OutgoingCommand, SendResult, Verdict
-from devices.models import AdapterConfig, DeviceCommand
+from devices.models import AdapterConfig, DeviceCommand, Vehicle
 from portal import audit
 from portal.models import PartnerAgreement
 
@@ -38,26 +38,46 @@ def _unanswered(*, partner_id: int, redeliver_before: datetime) -> QuerySet:
     )
 
 
-def claim(
-    *, partner_id: int, limit: int, now: datetime, redeliver_after: timedelta
-) -> list[DeviceCommand]:
-    """Move up to ``limit`` deliverable commands to ``sent`` (soonest window first) and return
-    them with their vehicles. Concurrent callers never get the same command."""
-    candidates = (
+def _deliverable(*, partner_id: int, now: datetime, redeliver_after: timedelta) -> QuerySet:
+    """Unanswered commands whose window is not over, soonest window first."""
+    return (
         _unanswered(partner_id=partner_id, redeliver_before=now - redeliver_after)
         .filter(ends_at__gt=now)
         .order_by("starts_at", "pk")
     )
-    if connection.features.has_select_for_update_skip_locked:
-        with transaction.atomic():
-            pks = list(
-                candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
-                    "pk", flat=True
-                )[:limit]
-            )
-            DeviceCommand.objects.filter(pk__in=pks).update(
-                status=Status.SENT, sent_at=now, updated_at=now
-            )
+
+
+def deliverable_ids(
+    *, partner_id: int, limit: int, now: datetime, redeliver_after: timedelta
+) -> list[int]:
+    """The ids of up to ``limit`` deliverable commands, soonest window first, claiming
+    nothing: the list a delivery run works through chunk by chunk (``claim(among=…)``).
+
+    Ordering the queue means reading all of it (there is no index on the window), so a
+    run orders it once for many chunks rather than once per chunk."""
+    return list(
+        _deliverable(partner_id=partner_id, now=now, redeliver_after=redeliver_after).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+
+
+def claim(
+    *,
+    partner_id: int,
+    limit: int,
+    now: datetime,
+    redeliver_after: timedelta,
+    among: Sequence[int] | None = None,
+) -> list[OutgoingCommand]:
+    """Move up to ``limit`` deliverable commands (of ``among`` only, if given) to ``sent``,
+    soonest window first, and return them as the partner will see them. Concurrent callers
+    never get the same command."""
+    candidates = _deliverable(partner_id=partner_id, now=now, redeliver_after=redeliver_after)
+    if among is not None:
+        candidates = candidates.filter(pk__in=among)
+    if connection.vendor == "postgresql":
+        claimed = _claim_returning(candidates, limit=limit, now=now)
     else:
         # No row locks to skip (SQLite): claim row by row, each only if still as we read it.
         pks = [
@@ -67,11 +87,46 @@ def claim(
                 status=Status.SENT, sent_at=now, updated_at=now
             )
         ]
-    return list(
-        DeviceCommand.objects.filter(pk__in=pks)
-        .select_related("vehicle")
-        .order_by("starts_at", "pk")
-    )
+        claimed = [
+            OutgoingCommand.from_model(command)
+            for command in DeviceCommand.objects.filter(pk__in=pks).select_related("vehicle")
+        ]
+    return sorted(claimed, key=lambda c: (c.starts_at, c.pk))
+
+
+def _claim_returning(candidates: QuerySet, *, limit: int, now: datetime) -> list[OutgoingCommand]:
+    """One statement: lock the first ``limit`` candidates nobody else holds (``SKIP
+    LOCKED``), mark them sent and return what the partner needs, with their vehicles' ids."""
+    picked = candidates.select_for_update(skip_locked=True, of=("self",)).values("pk")[:limit]
+    command, vehicle = DeviceCommand._meta.db_table, Vehicle._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        picked_sql, picked_params = picked.query.sql_with_params()
+        cursor.execute(
+            f"""
+            WITH picked (id) AS ({picked_sql})
+            UPDATE {command} AS c SET status = %s, sent_at = %s, updated_at = %s
+            FROM picked, {vehicle} AS v
+            WHERE c.id = picked.id AND v.id = c.vehicle_id
+            RETURNING c.id, c.idempotency_key, v.partner_vehicle_id, v.vin, c.kind,
+                c.setpoint_kw, c.starts_at, c.ends_at, c.source_id
+            """,  # noqa: S608 - table names from the models, values as parameters
+            [*picked_params, Status.SENT, now, now],
+        )
+        rows = cursor.fetchall()
+    return [
+        OutgoingCommand(
+            pk=pk,
+            command_id=key,
+            vehicle_id=vehicle_id,
+            vin=vin,
+            kind=kind,
+            setpoint_kw=setpoint_kw,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            event_id=source_id,
+        )
+        for pk, key, vehicle_id, vin, kind, setpoint_kw, starts_at, ends_at, source_id in rows
+    ]
 
 
 def release(pks: Sequence[int], *, now: datetime, reason: str) -> int:
@@ -113,16 +168,19 @@ def record_transitions(
     pks: Sequence[int],
     from_state: str,
     to_states: set[str],
+    moved: Mapping[str, str] | None = None,
     extra: dict | None = None,
 ) -> None:
     """One audit row for a batch of the agreement's commands: ``{command_id: [from, to]}``
     for each of ``pks`` now in one of ``to_states`` (one still elsewhere was not moved by
-    this batch). Nothing moved, nothing recorded."""
-    moved = list(
-        DeviceCommand.objects.filter(pk__in=pks, status__in=to_states).values_list(
-            "idempotency_key", "status"
+    this batch) — or for each command in ``moved`` (command id → status), when the caller
+    knows. Nothing moved, nothing recorded."""
+    if moved is None:
+        moved = dict(
+            DeviceCommand.objects.filter(pk__in=pks, status__in=to_states).values_list(
+                "idempotency_key", "status"
+            )
         )
-    )
     if not moved:
         return
     audit.record(
@@ -131,7 +189,7 @@ def record_transitions(
         obj=obj,
         comment=comment,
         changes={
-            "transitions": {key: [from_state, status] for key, status in moved},
+            "transitions": {key: [from_state, status] for key, status in moved.items()},
             **(extra or {}),
         },
     )
@@ -165,32 +223,27 @@ def record_send_result(
     groups: dict[tuple[Verdict, str], list[int]] = defaultdict(list)
     for outcome in result.outcomes.values():
         groups[(outcome.verdict, outcome.reason[:REASON_LENGTH])].append(pk_of[outcome.command_id])
-    counted = {"attempts": F("attempts") + 1, "updated_at": now}
+    moved: dict[str, str] = {}  # command id → the status this answer moved it to
     retrying: set[int] = set()
+
+    def answer(pks: list[int], to: str, reason: str, **kwargs) -> int:
+        keys = _answer_sent(pks, config=config, to=to, reason=reason, now=now, **kwargs)
+        if to != Status.PENDING:
+            moved.update(dict.fromkeys(keys, to))
+        return len(keys)
+
     for (verdict, reason), pks in groups.items():
-        in_flight = DeviceCommand.objects.filter(pk__in=pks, status=Status.SENT)
         if verdict == Verdict.ACCEPTED:
-            tally.accepted += in_flight.update(
-                status=Status.ACCEPTED, status_reason="", acknowledged_at=now, **counted
-            )
+            tally.accepted += answer(pks, Status.ACCEPTED, "", acknowledged=True)
         elif verdict == Verdict.REJECTED:
-            tally.rejected += in_flight.update(
-                status=Status.REJECTED, status_reason=reason, acknowledged_at=now, **counted
-            )
+            tally.rejected += answer(pks, Status.REJECTED, reason, acknowledged=True)
         elif verdict == Verdict.FAILED:
-            tally.failed += in_flight.update(status=Status.FAILED, status_reason=reason, **counted)
+            tally.failed += answer(pks, Status.FAILED, reason)
         elif verdict == Verdict.RETRY:
             # This was the last attempt allowed: give up; otherwise back in the queue.
-            tally.gave_up += in_flight.filter(attempts__gte=max_attempts - 1).update(
-                status=Status.FAILED,
-                status_reason=f"No answer after {max_attempts} attempts: {reason}"[:REASON_LENGTH],
-                **counted,
-            )
-            tally.retrying += in_flight.update(
-                status=Status.PENDING,
-                status_reason=f"Will retry: {reason}"[:REASON_LENGTH],
-                **counted,
-            )
+            gave_up = f"No answer after {max_attempts} attempts: {reason}"
+            tally.gave_up += answer(pks, Status.FAILED, gave_up, min_attempts=max_attempts - 1)
+            tally.retrying += answer(pks, Status.PENDING, f"Will retry: {reason}")
             retrying.update(pks)
         else:  # QUEUED: nothing was sent
             release(pks, now=now, reason=reason)
@@ -205,8 +258,59 @@ def record_send_result(
         pks=list(pk_of.values()),
         from_state=Status.SENT,
         to_states={Status.ACCEPTED, Status.REJECTED, Status.FAILED},
+        moved=moved,
         extra={"retrying": sorted(k for k, pk in pk_of.items() if pk in retrying)}
         if retrying
         else None,
     )
     return tally
+
+
+def _answer_sent(
+    pks: Sequence[int],
+    *,
+    config: AdapterConfig,
+    to: str,
+    reason: str,
+    now: datetime,
+    acknowledged: bool = False,
+    min_attempts: int = 0,
+) -> list[str]:
+    """Move those of ``pks`` still ``sent`` (with at least ``min_attempts`` attempts) to
+    ``to``, counting the attempt; return the command ids it moved. A command answered in
+    the meantime (an acknowledgement, a cancellation) is not ``sent`` any more and stays."""
+    reason = reason[:REASON_LENGTH]
+    if connection.vendor == "postgresql":
+        # One statement that says what it moved (RETURNING), with the ids as one array
+        # parameter: no second query to find out, no 500 placeholders to bind.
+        acknowledged_sql = ", acknowledged_at = %s" if acknowledged else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {DeviceCommand._meta.db_table}
+                SET status = %s, status_reason = %s, attempts = attempts + 1,
+                    updated_at = %s{acknowledged_sql}
+                WHERE utility_id = %s AND id = ANY(%s) AND status = %s AND attempts >= %s
+                RETURNING idempotency_key
+                """,  # noqa: S608 - the table name from the model, values as parameters
+                [
+                    to,
+                    reason,
+                    now,
+                    *([now] if acknowledged else []),
+                    config.utility_id,
+                    list(pks),
+                    Status.SENT,
+                    min_attempts,
+                ],
+            )
+            return [key for (key,) in cursor.fetchall()]
+    in_flight = DeviceCommand.objects.filter(
+        pk__in=pks, status=Status.SENT, attempts__gte=min_attempts
+    )
+    fields = {"status": to, "status_reason": reason, "attempts": F("attempts") + 1}
+    if acknowledged:
+        fields["acknowledged_at"] = now
+    keys = list(in_flight.values_list("idempotency_key", flat=True))
+    in_flight.filter(idempotency_key__in=keys).update(updated_at=now, **fields)
+    return keys

@@ -4,6 +4,11 @@ Tenant tasks take ids (``utility_id`` first, which ``TenantTask`` turns into the
 are idempotent: a redelivered message claims whatever is still deliverable, and the command
 id sent is the command's idempotency key. Scheduling the next run (a retry after backoff, the
 end of a circuit's cool-down, the rest of a long queue) is the only thing they decide.
+
+A long queue is delivered by several runs at once (``deliveries_for``): each claims its own
+chunks (``SKIP LOCKED``), so every worker helps with a large event. They fold back into one
+when the partner fails: once its circuit opens, only the run holding the half-open trial
+carries on.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -88,13 +93,10 @@ def sweep_pending_commands(self) -> int:
     now = timezone.now()
     # A platform fan-out: it reads ids across utilities, explicitly, and acts in none.
     with scopes_disabled():
-        waiting = set(
+        waiting = _waiting(
             DeviceCommand.objects.filter(
-                queue.unanswered(redeliver_before=now - delivery.IN_FLIGHT_LEASE)
+                queue.unanswered(redeliver_before=now - conf.in_flight_lease())
             )
-            .order_by()
-            .values_list("utility_id", "partner_id")
-            .distinct()
         )
         # An open circuit still cooling down (or a half-open one whose trial is recent) has
         # its next run scheduled already; starting another would only pile up runs.
@@ -104,24 +106,60 @@ def sweep_pending_commands(self) -> int:
                 Q(circuit_state=AdapterConfig.Circuit.CLOSED) | Q(circuit_opened_at__lte=cooled),
                 kind=AdapterConfig.Kind.WEBHOOK,
                 agreement__status=PartnerAgreement.Status.ACTIVE,
-            ).values_list("utility_id", "agreement_id", "agreement__partner_id")
+            ).values_list("utility_id", "agreement_id", "agreement__partner_id", "max_batch_size")
         )
     started = 0
-    for utility_id, agreement_id, partner_id in agreements:
-        if (utility_id, partner_id) in waiting:
+    for utility_id, agreement_id, partner_id, batch_size in agreements:
+        for _ in range(deliveries_for(waiting.get((utility_id, partner_id), 0), batch_size)):
             send_pending_commands.delay(utility_id=utility_id, agreement_id=agreement_id)
             started += 1
     return started
 
 
+def _waiting(commands) -> dict[tuple[int, int], int]:
+    """How many of ``commands`` wait, per (utility, partner)."""
+    rows = (
+        commands.order_by()
+        .values_list("utility_id", "partner_id")
+        .annotate(waiting=Count("pk"))
+        .values_list("utility_id", "partner_id", "waiting")
+    )
+    return {(utility_id, partner_id): n for utility_id, partner_id, n in rows}
+
+
+def deliveries_for(waiting: int, batch_size: int) -> int:
+    """How many deliveries to start for ``waiting`` commands: one per two chunks, at most
+    ``ADAPTER_DELIVERY_PARALLELISM`` (none when nothing waits)."""
+    if waiting <= 0:
+        return 0
+    chunks = -(-waiting // max(1, batch_size))
+    return max(1, min(conf.delivery_parallelism(), chunks // 2))
+
+
 def enqueue_delivery(*, utility_id: int, partner_ids: Iterable[int]) -> None:
     """After new commands are queued: start a delivery for each of these partners' webhook
     agreements in the utility once the transaction commits. Call inside the scope."""
-    agreement_ids = AdapterConfig.objects.filter(
-        utility_id=utility_id,
-        agreement__partner_id__in=set(partner_ids),
-        kind=AdapterConfig.Kind.WEBHOOK,
-        agreement__status=PartnerAgreement.Status.ACTIVE,
-    ).values_list("agreement_id", flat=True)
-    for agreement_id in agreement_ids:
-        enqueue_on_commit(send_pending_commands, utility_id=utility_id, agreement_id=agreement_id)
+    agreements = list(
+        AdapterConfig.objects.filter(
+            utility_id=utility_id,
+            agreement__partner_id__in=set(partner_ids),
+            kind=AdapterConfig.Kind.WEBHOOK,
+            agreement__status=PartnerAgreement.Status.ACTIVE,
+        ).values_list("agreement_id", "agreement__partner_id", "max_batch_size")
+    )
+    if not agreements:
+        return
+    waiting = _waiting(
+        DeviceCommand.objects.filter(
+            utility_id=utility_id,
+            partner_id__in=[partner_id for _, partner_id, _ in agreements],
+            status=Status.PENDING,
+        )
+    )
+    for agreement_id, partner_id, batch_size in agreements:
+        # At least one: the caller says commands were queued, whatever this count saw.
+        runs = max(1, deliveries_for(waiting.get((utility_id, partner_id), 0), batch_size))
+        for _ in range(runs):
+            enqueue_on_commit(
+                send_pending_commands, utility_id=utility_id, agreement_id=agreement_id
+            )

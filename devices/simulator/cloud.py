@@ -63,6 +63,9 @@ class Faults:
     invalid_response_rate: float = 0.0  # answer 200 with a body that is not JSON
     drop_results_rate: float = 0.0  # answer without the results of some commands
     lose_response_rate: float = 0.0  # act on the batch, then answer 503 as if it was lost
+    # Act on every batch at once, then hold the answer this long: a slow partner, so a test
+    # can catch a batch in flight (and kill the worker waiting for it).
+    answer_delay_seconds: float = 0.0
     reject_rate: float | None = None  # overrides Behaviour.reject_rate
     opt_out_rate: float | None = None  # overrides Behaviour.opt_out_rate
     telemetry_paused: bool = False
@@ -114,6 +117,7 @@ class Reply:
     status: int
     payload: Any = None  # JSON-able; or raw bytes to send as they are
     hang_seconds: float = 0.0  # > 0: hold the request this long, then drop it unanswered
+    delay_seconds: float = 0.0  # > 0: hold the answer this long, then send it
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -154,6 +158,7 @@ class AgreementSim:
     results: dict[str, dict[str, str]] = field(default_factory=dict)  # command id → answer
     answered_at: dict[str, float] = field(default_factory=dict)  # command id → epoch seconds
     actuations: Counter = field(default_factory=Counter)  # command id → times carried out
+    received: Counter = field(default_factory=Counter)  # command id → times it arrived
 
     def vehicle_id_for(self, item: dict) -> str | None:
         vehicle_id = item.get("vehicle_id")
@@ -262,7 +267,10 @@ class FleetCloud:
             return _error(413, "batch_too_large", f"At most {MAX_BATCH} commands per batch.")
         with self.lock:
             results = self.receive(agreement, payload["commands"])
-        return self._answer(results)
+            delay = self.faults.answer_delay_seconds
+        reply = self._answer(results)
+        reply.delay_seconds = delay
+        return reply
 
     def handle_cancel(self, partner: str, headers: Mapping[str, str], body: bytes) -> Reply:
         self._count("cancel")
@@ -381,6 +389,7 @@ class FleetCloud:
                     {"command_id": command_id, "status": "rejected", "reason": "invalid_command"}
                 )
                 continue
+            agreement.received[command_id] += 1
             answer = agreement.results.get(command_id)
             if answer is None:
                 answer = self._decide(agreement, command_id, item)
@@ -472,6 +481,7 @@ class FleetCloud:
             agreement.results.pop(command_id, None)
             agreement.answered_at.pop(command_id, None)
             agreement.actuations.pop(command_id, None)
+            agreement.received.pop(command_id, None)
 
     def _report(self, agreement: AgreementSim, event: CommandEvent) -> None:
         command = event.command
@@ -526,6 +536,10 @@ class FleetCloud:
                         "utility": a.utility,
                         "partner": a.partner,
                         "pulls": a.pulls,
+                        # Every arrival of a command id, and the ids that arrived more than
+                        # once (each answered with its first answer, never carried out again).
+                        "received": a.received.total(),
+                        "duplicates": {cid: n for cid, n in a.received.items() if n > 1},
                         "commands": {
                             command_id: {
                                 **answer,

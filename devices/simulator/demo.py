@@ -18,6 +18,9 @@ from portal.models import AutomakerPartner, PartnerAgreement, Utility
 DEMO_SIMULATOR_PORT = 8100
 
 
+DEMO_OPT_OUT_RATE = 0.1
+
+
 def simulator_endpoint(partner: AutomakerPartner, *, port: int = DEMO_SIMULATOR_PORT) -> str:
     return f"http://127.0.0.1:{port}/{partner.slug}"
 
@@ -72,4 +75,6 @@ def demo_simulator_argv(
         argv += ["--utility", utility]
     for partner in sorted({partner for _, partner in served}):
         argv += ["--partner", partner]
-    return [*argv, "--portal-url", portal_url]
+    # One customer in ten opts out of an event in the demo, so the console shows the plan
+    # bringing in reserves.
+    return [*argv, "--opt-out-rate", str(DEMO_OPT_OUT_RATE), "--portal-url", portal_url]

@@ -111,6 +111,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             time.sleep(reply.hang_seconds)
             self.close_connection = True
             return
+        if reply.delay_seconds > 0:  # a slow partner: the answer comes, late
+            time.sleep(reply.delay_seconds)
         if isinstance(reply.payload, bytes):
             content, content_type = reply.payload, "text/html"
         else:

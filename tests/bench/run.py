@@ -208,6 +208,10 @@ def main() -> None:
 
     run_planning_benchmark()
 
+    from tests.bench.dispatch_delivery_bench import run_delivery_benchmark
+
+    run_delivery_benchmark()
+
 
 if __name__ == "__main__":
     main()

@@ -292,7 +292,8 @@ def test_run_portal_starts_the_simulator_only_for_what_points_at_it(
 
     assert argv() == [
         *("py", "manage.py", "run_fleet_simulator", "--port", "8100"),
-        *("--utility", "alpha", "--partner", "kestrel", "--portal-url", "http://p"),
+        *("--utility", "alpha", "--partner", "kestrel", "--opt-out-rate", "0.1"),
+        *("--portal-url", "http://p"),
     ]
 
 

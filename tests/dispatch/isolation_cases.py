@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from tests.dispatch.console_support import event_this_month
 from tests.dispatch.events_support import make_event
+from tests.dispatch.mv_support import first_vin, measured_event
+from tests.dispatch.targeting_support import make_group
 from tests.isolation import Case, pk_kwargs
 
 
 def _program_name(event) -> str:
     return event.program.name
+
+
+def _group_name(group) -> str:
+    return group.name
 
 
 DISPATCH_CASES: dict[str, Case] = {
@@ -17,4 +24,13 @@ DISPATCH_CASES: dict[str, Case] = {
     "utility:event_cancel": Case(make=make_event, kwargs=pk_kwargs, method="post"),
     "utility:event_end_early": Case(make=make_event, kwargs=pk_kwargs, method="post"),
     "utility:event_extend": Case(make=make_event, kwargs=pk_kwargs, method="post"),
+    "utility:event_live": Case(make=make_event, kwargs=pk_kwargs),
+    "utility:event_report": Case(make=measured_event, kwargs=pk_kwargs, marker=_program_name),
+    "utility:event_report_csv": Case(make=measured_event, kwargs=pk_kwargs, marker=first_vin),
+    "utility:event_measure": Case(make=make_event, kwargs=pk_kwargs, method="post"),
+    "utility:event_calendar": Case(make=event_this_month, marker=_program_name),
+    "utility:dispatch_group_list": Case(make=make_group, marker=_group_name),
+    "utility:dispatch_group_create": Case(),
+    "utility:dispatch_group_detail": Case(make=make_group, kwargs=pk_kwargs, marker=_group_name),
+    "utility:dispatch_group_edit": Case(make=make_group, kwargs=pk_kwargs, marker=_group_name),
 }

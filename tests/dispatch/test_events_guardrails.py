@@ -122,3 +122,46 @@ def test_it_lets_only_a_higher_priority_event_overlap():
     assert guardrails.check_overlap(
         starts_at=start, ends_at=start + timedelta(minutes=30), priority=0, others=others
     ).ok  # back to back is no overlap
+
+
+def _check(terms, start, *, emergency, now, minutes=60, others=(), priority=0):
+    return {
+        r.rule: r
+        for r in guardrails.check_event(
+            terms,
+            starts_at=start,
+            duration_minutes=minutes,
+            priority=priority,
+            now=now,
+            tz=LA,
+            others=list(others),
+            emergency=emergency,
+        )  # fmt: skip
+    }
+
+
+def test_an_emergency_waives_the_window_the_notice_and_the_season_but_not_the_rest():
+    terms = ProgramTerms(
+        **WEEKDAY_EVENINGS, min_notice_minutes=120, max_hours_per_event=2,
+        max_events_per_season=10, seasons=[{"name": "Summer", "months": [6, 7, 8, 9]}],
+    )  # fmt: skip
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=LA)  # a Wednesday morning in November
+    start = now + timedelta(minutes=5)
+    normal = _check(terms, start, emergency=False, now=now)
+    emergency = _check(terms, start, emergency=True, now=now)
+    for rule in ("window", "notice", "events_per_season"):
+        assert not normal[rule].ok
+        assert emergency[rule].ok and emergency[rule].message.startswith("Emergency event")
+    too_long = _check(terms, start, emergency=True, now=now, minutes=180)
+    assert not too_long["hours_per_event"].ok
+    blocked = _check(
+        terms, start, emergency=True, now=now,
+        others=[OtherEvent(pk=7, starts_at=start, ends_at=start + timedelta(hours=1), priority=5)],
+    )  # fmt: skip
+    assert not blocked["overlap"].ok
+
+
+def test_an_emergency_cannot_start_in_the_past():
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=LA)
+    result = _check(ProgramTerms(), now - timedelta(minutes=1), emergency=True, now=now)
+    assert not result["notice"].ok and "past" in result["notice"].message

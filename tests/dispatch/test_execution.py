@@ -10,6 +10,7 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import DeviceCommand, OptOut, VehicleState
 from dispatch import execution, tasks
+from dispatch.models import EventPlanRun
 from portal.models import AuditEvent
 from tests.dispatch.events_support import make_event, open_program
 from tests.enrollment.programs_support import EnrollmentFactory
@@ -57,7 +58,7 @@ def deliveries(monkeypatch):
     def record(*, utility_id, partner_ids):
         calls.append((utility_id, set(partner_ids)))
 
-    monkeypatch.setattr(execution, "enqueue_delivery", record)
+    monkeypatch.setattr(execution.adapter_tasks, "enqueue_delivery", record)
     return calls
 
 
@@ -73,7 +74,7 @@ def test_activation_issues_one_set_of_commands_within_limits(utility_a, deliveri
     assert result.status == "issued"
     assert result.vehicles == 3
     assert {c.vehicle_id for c in commands} == {v.pk for v in vehicles}
-    assert len(commands) == 3 * 4  # four 15-minute intervals each
+    assert len(commands) == 3  # one per vehicle, over its active window
     assert all(c.kind == DeviceCommand.Kind.DISCHARGE for c in commands)
     assert all(c.revision == event.modification_number for c in commands)
     assert all(-DISCHARGE_KW - 1e-9 <= c.setpoint_kw < 0 for c in commands)
@@ -235,3 +236,6 @@ def test_an_event_with_nothing_to_send_is_planned_once(utility_a, deliveries, ea
         row = AuditEvent.objects.get(action="event.planned", object_id=str(event.pk))
     assert row.changes["revision"] == event.modification_number
     assert row.changes["excluded"] == 1 and row.changes["commands"] == 0
+    with scopes_disabled():
+        run = EventPlanRun.objects.get(event=event)
+    assert run.revision == event.modification_number and run.reasons == {"not plugged in": 1}

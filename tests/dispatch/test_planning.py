@@ -266,7 +266,7 @@ PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthC
 def check_plan(p, fleet):
     ev = p.event
     kind = EventKind(ev.kind)
-    hours = ev.interval_minutes / 60
+    lengths = [ev.interval_length_minutes(i) / 60 for i in range(ev.interval_count)]
     by_id = {v.vehicle_id: v for v in fleet}
     ids = [a.vehicle_id for a in p.selected] + [a.vehicle_id for a in p.reserves]
     assert len(ids) == len(set(ids))
@@ -283,7 +283,9 @@ def check_plan(p, fleet):
         assert a.duration_hours <= lim.max_hours_per_event + EPS
         assert len(a.setpoints_kw) == len(p.interval_starts)
         assert all(c >= 0 for c in a.contribution_kw)
-        active_hours = sum(a.contribution_kw) * hours / abs(a.power_kw or a.baseline_kw)
+        active_hours = sum(c * h for c, h in zip(a.contribution_kw, lengths, strict=True)) / abs(
+            a.power_kw or a.baseline_kw
+        )
         assert active_hours <= lim.max_hours_per_event + EPS
         assert v.departure is None or v.departure >= ev.end
         if kind in DISCHARGE_KINDS:
@@ -292,14 +294,15 @@ def check_plan(p, fleet):
                 lim.soc_floor_pct, trip_floor_pct(v, event_end=ev.end, efficiency=ev.efficiency)
             )
             soc, out = v.soc_pct, 0.0
-            for s in a.setpoints_kw:
+            for s, hours in zip(a.setpoints_kw, lengths, strict=True):
                 out += -s * hours / ev.efficiency
                 soc = v.soc_pct - out / v.usable_battery_kwh * 100
                 assert soc >= floor - EPS  # at the end of every interval
             assert v.discharged_this_year_kwh + out <= lim.annual_discharge_kwh + EPS
         elif kind is EventKind.RESILIENCE_PRECHARGE:
             assert all(0 <= s <= lim.max_charge_kw + EPS for s in a.setpoints_kw)
-            gained = sum(a.setpoints_kw) * hours * ev.efficiency
+            gained = sum(s * h for s, h in zip(a.setpoints_kw, lengths, strict=True))
+            gained *= ev.efficiency
             assert v.soc_pct + gained / v.usable_battery_kwh * 100 <= 100 + EPS
         else:
             assert a.power_kw == 0

@@ -73,7 +73,7 @@ def test_demo_programs_are_complete_and_idempotent():
     pvp, frec = utilities["pvp"], utilities["frec"]
     with scope(utility=pvp.pk):
         programs = {p.slug: p for p in Program.objects.all()}
-        assert set(programs) == {"smart-charge", "home-backup-v2h", "v2g-pilot"}
+        assert set(programs) == {"smart-charge", "home-backup-v2h", "v2g-pilot", "peak-relief-v2h"}
         smart, v2h, v2g = (programs[s] for s in ("smart-charge", "home-backup-v2h", "v2g-pilot"))
         assert (smart.kind, smart.enrollment_cap, smart.seasons[0]["months"]) == (
             "v1g",
@@ -125,7 +125,25 @@ def test_demo_programs_are_complete_and_idempotent():
         }
         assert all(r.invoice_id for r in rebates)
         performance = Incentive.objects.filter(offer__kind=IncentiveOffer.Kind.EVENT_PERFORMANCE)
-        assert performance.count() == 5 and all(p.measured_kwh for p in performance)
+        assert all(p.measured_kwh for p in performance)
+        # Five awarded by hand in the summer; the rest from the measured demo events.
+        assert performance.filter(period_key__startswith=f"event:{pvp.slug}-peak-").count() == 5
+        measured = performance.exclude(period_key__startswith=f"event:{pvp.slug}-peak-")
+        assert measured.exists() and all(p.period_key.split(":")[1].isdigit() for p in measured)
+        relief = programs["peak-relief-v2h"]
+        assert not relief.require_permission_to_operate
+        assert Enrollment.objects.filter(program=relief, status=Status.ACTIVE).count() >= 30
+
+        # Past events: planned, an opt-out replaced from the reserves, measured.
+        from dispatch.models import Event, EventParticipant, EventPlanRun
+
+        events = list(Event.objects.filter(program__slug__in=["peak-relief-v2h", "smart-charge"]))
+        assert len(events) == 3 and all(e.status == Event.Status.COMPLETED for e in events)
+        assert all(e.measured_at and e.measurement["summary"]["delivered_kwh"] > 0 for e in events)
+        replans = EventPlanRun.objects.filter(kind=EventPlanRun.Kind.REPLAN)
+        assert replans.exists() and all(r.added >= 1 and r.dropped >= 2 for r in replans)
+        dropped = EventParticipant.objects.filter(role=EventParticipant.Role.DROPPED)
+        assert {p.reason for p in dropped} == {"opted out during the event"}
         batch = PayoutBatch.objects.get()
         assert batch.status == PayoutBatch.Status.EXPORTED
         assert batch.channel == IncentiveOffer.Channel.BILL_CREDIT and batch.item_count > 0
@@ -135,6 +153,7 @@ def test_demo_programs_are_complete_and_idempotent():
         assert set(Program.objects.values_list("slug", flat=True)) == {
             "smart-charge",
             "home-backup-v2h",
+            "peak-relief-v2h",
         }
         assert Status.AWAITING_INTERCONNECTION in _statuses(frec, "home-backup-v2h")
         assert not Application.objects.exists()

@@ -269,3 +269,26 @@ def test_the_command_explains_what_it_cannot_import(utility_a, tmp_path):
         call_command("import_customers", "--utility", "alpha", str(tmp_path / "missing.csv"))
     with pytest.raises(CommandError, match="No utility"):
         call_command("import_customers", "--utility", "nope", str(bad))
+
+
+def test_it_imports_an_optional_feeder_column(utility_a):
+    ServiceAccountFactory(utility=utility_a, account_number="4400000002", feeder="OLD-1")
+    ServiceAccountFactory(utility=utility_a, account_number="4400000003", feeder="KEEP-1")
+    header = "account_number,customer_name,premise_address,city,state,zip_code,rate_class,Feeder"
+    result = run(
+        utility_a,
+        csv_bytes(
+            "4400000001,Ada Park,1 Main St,San Francisco,CA,94110,residential,SF-1102",
+            "4400000002,Ben Ortiz,2 Oak Ave,San Francisco,CA,94110,residential, SF-1104 ",
+            f"4400000004,Cy Long,3 Elm St,San Francisco,CA,94110,residential,{'F' * 41}",
+            header=header,
+        ),
+    )
+    assert [r["outcome"] for r in result.report] == ["imported", "updated", "rejected"]
+    assert result.report[2]["reasons"] == ["feeder: longer than 40 characters."]
+    assert result.unknown_columns == []
+    # A file without the column leaves the feeders as they are.
+    run(utility_a, csv_bytes("4400000003,Di Ray", header="account_number,customer_name"))
+    with scopes_disabled():
+        feeders = dict(ServiceAccount.objects.values_list("account_number", "feeder"))
+    assert feeders == {"4400000001": "SF-1102", "4400000002": "SF-1104", "4400000003": "KEEP-1"}

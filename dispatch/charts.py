@@ -1,0 +1,230 @@
+"""The event console's chart: target, committed and delivered kW per interval, as geometry for
+an inline SVG drawn by templates/dispatch/_event_chart.html (server-side like the telemetry
+chart in devices/charts.py, whose tick helpers it shares). A screen reader gets a title, a
+summary and the same numbers as a table.
+
+Committed kW are bars (what the plan counts on), the target a dashed step line, delivered
+kW a line through each measured interval's middle; intervals not measured yet (the future)
+have no delivered point. A vertical line marks "now" while the event runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Protocol
+
+from django.utils.dateformat import format as date_format
+
+from devices.charts import Tick, nice_ticks
+from devices.charts import _number as number_label
+
+WIDTH = 760
+LEFT, RIGHT = 64, 16
+TOP = 46  # room for the legend
+PLOT_HEIGHT = 220
+BOTTOM = 44
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+HEIGHT = TOP + PLOT_HEIGHT + BOTTOM
+TARGET_COLOR = "#b42318"
+COMMITTED_COLOR = "#9cc2ea"
+DELIVERED_COLOR = "#1f7a3a"
+# Minutes between time labels, by the chart's span in hours: about ten labels at most.
+TICK_STEPS = ((3, 15), (6, 30), (12, 60), (24, 120), (72, 360))
+
+
+class Interval(Protocol):
+    """One row of ``dispatch.measurement.interval_summary``."""
+
+    start: datetime
+    end: datetime
+    target_kw: float | None
+    committed_kw: float | None
+    delivered_kw: float | None
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class EventChart:
+    title: str
+    description: str
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    zero_y: float
+    bars: list[Bar]  # committed
+    target_path: str
+    delivered_path: str
+    delivered_markers: list[Marker]
+    now_x: float | None
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_width: int = PLOT_WIDTH
+    plot_height: int = PLOT_HEIGHT
+    right: int = LEFT + PLOT_WIDTH
+    bottom: int = TOP + PLOT_HEIGHT
+    x_label_y: int = TOP + PLOT_HEIGHT + 16
+    x_sublabel_y: int = TOP + PLOT_HEIGHT + 31
+    legend_y: int = 16
+    target_color: str = TARGET_COLOR
+    committed_color: str = COMMITTED_COLOR
+    delivered_color: str = DELIVERED_COLOR
+
+
+def _tick_minutes(span_hours: float) -> int:
+    for hours, minutes in TICK_STEPS:
+        if span_hours <= hours:
+            return minutes
+    return 720
+
+
+def time_ticks(*, start: datetime, end: datetime, tz: tzinfo, x_of) -> list[Tick]:
+    """Labels at round local times (walked in quarter hours, so DST and half-hour zones come
+    out right); the date under the first label and under each local midnight."""
+    step = _tick_minutes((end - start).total_seconds() / 3600)
+    ticks: list[Tick] = []
+    moment = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
+    if moment < start:
+        moment += timedelta(minutes=15)
+    while moment <= end:
+        local = moment.astimezone(tz)
+        if (local.hour * 60 + local.minute) % step == 0:
+            dated = not ticks or (local.hour == 0 and local.minute == 0)
+            ticks.append(
+                Tick(
+                    position=round(x_of(moment), 1),
+                    label=date_format(local, "H:i"),
+                    sublabel=date_format(local, "D j M") if dated else "",
+                )
+            )
+        moment += timedelta(minutes=15)
+    return ticks
+
+
+def _kw(value: float) -> str:
+    return f"{number_label(value)} kW"
+
+
+def _describe(intervals: Sequence[Interval], *, tz: tzinfo) -> str:
+    first, last = intervals[0].start.astimezone(tz), intervals[-1].end.astimezone(tz)
+    minutes = round((intervals[0].end - intervals[0].start).total_seconds() / 60)
+    parts = [
+        f"{len(intervals)} intervals of {minutes} minutes from "
+        f"{date_format(first, 'D j M H:i')} to {date_format(last, 'D j M H:i T')}."
+    ]
+    targets = {i.target_kw for i in intervals if i.target_kw is not None}
+    if not targets:
+        parts.append("Target: all available.")
+    elif len(targets) == 1:
+        parts.append(f"Target {_kw(targets.pop())}.")
+    else:
+        parts.append(f"Target between {_kw(min(targets))} and {_kw(max(targets))}.")
+    committed = [i.committed_kw for i in intervals if i.committed_kw is not None]
+    if committed and min(committed) == max(committed):
+        parts.append(f"Committed {_kw(committed[0])} throughout.")
+    elif committed:
+        parts.append(f"Committed between {_kw(min(committed))} and {_kw(max(committed))}.")
+    else:
+        parts.append("Nothing committed yet.")
+    delivered = [i.delivered_kw for i in intervals if i.delivered_kw is not None]
+    if delivered:
+        mean = sum(delivered) / len(delivered)
+        parts.append(
+            f"Delivered in {len(delivered)} measured interval{'s' if len(delivered) != 1 else ''}: "
+            f"mean {_kw(mean)}, latest {_kw(delivered[-1])}."
+        )
+    else:
+        parts.append("Nothing delivered or measured yet.")
+    return " ".join(parts)
+
+
+def event_chart(
+    *, intervals: Sequence[Interval], tz: tzinfo, now: datetime, subject: str
+) -> EventChart | None:
+    """The chart for ``intervals`` (in time order), or None when there are none."""
+    if not intervals:
+        return None
+    start, end = intervals[0].start, intervals[-1].end
+    span = (end - start).total_seconds()
+
+    values = [0.0, 1.0]
+    for i in intervals:
+        values += [v for v in (i.target_kw, i.committed_kw, i.delivered_kw) if v is not None]
+    y_values = nice_ticks(min(values), max(values))
+    low, high = y_values[0], y_values[-1]
+
+    def x_of(at: datetime) -> float:
+        return LEFT + (at - start).total_seconds() / span * PLOT_WIDTH
+
+    def y_of(value: float) -> float:
+        return TOP + PLOT_HEIGHT - (value - low) / (high - low) * PLOT_HEIGHT
+
+    zero_y = y_of(0.0)
+    bars = []
+    for i in intervals:
+        if i.committed_kw is None:
+            continue
+        x0, x1 = x_of(i.start), x_of(i.end)
+        top = y_of(max(i.committed_kw, 0.0))
+        bottom = y_of(min(i.committed_kw, 0.0))
+        gap = min(1.0, (x1 - x0) / 6)
+        bars.append(
+            Bar(
+                round(x0 + gap, 1),
+                round(top, 1),
+                round(x1 - x0 - 2 * gap, 1),
+                round(bottom - top, 1),
+            )
+        )
+
+    # The target holds for each whole interval: a step line, broken where there is none.
+    target_parts: list[str] = []
+    previous_end = None
+    for i in intervals:
+        if i.target_kw is None:
+            previous_end = None
+            continue
+        x0, x1, y = x_of(i.start), x_of(i.end), y_of(i.target_kw)
+        move = "L" if previous_end == i.start else "M"
+        target_parts.append(f"{move}{x0:.1f},{y:.1f} L{x1:.1f},{y:.1f}")
+        previous_end = i.end
+
+    markers: list[Marker] = []
+    delivered_parts: list[str] = []
+    previous_end = None
+    for i in intervals:
+        if i.delivered_kw is None:
+            previous_end = None
+            continue
+        x, y = x_of(i.start + (i.end - i.start) / 2), y_of(i.delivered_kw)
+        delivered_parts.append(f"{'L' if previous_end == i.start else 'M'}{x:.1f},{y:.1f}")
+        markers.append(Marker(round(x, 1), round(y, 1)))
+        previous_end = i.end
+
+    return EventChart(
+        title=f"Target, committed and delivered kW of {subject}",
+        description=_describe(intervals, tz=tz),
+        y_ticks=[Tick(round(y_of(v), 1), number_label(v)) for v in y_values],
+        x_ticks=time_ticks(start=start, end=end, tz=tz, x_of=x_of),
+        zero_y=round(zero_y, 1),
+        bars=bars,
+        target_path=" ".join(target_parts),
+        delivered_path=" ".join(delivered_parts),
+        delivered_markers=markers,
+        now_x=round(x_of(now), 1) if start <= now <= end else None,
+    )

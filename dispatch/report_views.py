@@ -1,0 +1,297 @@
+"""The event's M&V report: per-interval table and chart, summary, per-vehicle results, the
+"Measure now" action and the per-vehicle, per-interval CSV.
+
+URL names (namespace "utility"): ``event_report``, ``event_report_csv``, ``event_measure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.views import View
+from django.views.generic import DetailView
+
+from devices.charts import Tick, nice_ticks
+from dispatch import measurement, selectors, tasks
+from dispatch.models import Event, EventParticipant
+from enrollment.models import Incentive, IncentiveOffer
+from portal.downloads import csv_download
+from portal.roles import Cap
+from portal.tasking import enqueue_on_commit
+from portal.views import UtilityViewMixin
+
+VEHICLES_PER_PAGE = 50
+MINUS = "\u2212"
+
+# --- The chart ------------------------------------------------------------------------------
+
+WIDTH, LEFT, RIGHT = 760, 64, 16
+TOP, PLOT_HEIGHT, BOTTOM = 44, 240, 44
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+# (key, label, colour, dash pattern): the series the report draws, in legend order.
+SERIES = [
+    ("target_kw", "Target", "#5b6676", "6 3"),
+    ("committed_kw", "Committed", "#8a5cc7", "2 3"),
+    ("baseline_kw", "Baseline", "#c77c0e", ""),
+    ("actual_kw", "Actual", "#0b5cad", ""),
+    ("delivered_kw", "Delivered", "#1f7a3a", ""),
+]
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    color: str
+    dash: str
+    path: str
+    legend_x: int
+
+
+@dataclass(frozen=True)
+class ReportChart:
+    title: str
+    description: str
+    series: list[Series]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    zero_y: float
+    width: int = WIDTH
+    height: int = TOP + PLOT_HEIGHT + BOTTOM
+    left: int = LEFT
+    right: int = LEFT + PLOT_WIDTH
+    top: int = TOP
+    bottom: int = TOP + PLOT_HEIGHT
+    plot_width: int = PLOT_WIDTH
+    plot_height: int = PLOT_HEIGHT
+    legend_y: int = 18
+    x_label_y: int = TOP + PLOT_HEIGHT + 16
+
+
+def _kw(value: float) -> str:
+    return f"{value:,.1f}".removesuffix(".0").replace("-", MINUS)
+
+
+def _tick_step(span: timedelta) -> timedelta:
+    """The finest of 15 min … 6 h that labels the span with at most 8 ticks."""
+    for minutes in (15, 30, 60, 120, 180, 360, 720):
+        if span / timedelta(minutes=minutes) <= 8:
+            return timedelta(minutes=minutes)
+    return timedelta(hours=24)
+
+
+def report_chart(*, rows: Sequence[dict], tz: tzinfo) -> ReportChart | None:
+    """Target, committed, baseline, actual and delivered kW per interval (each value drawn at
+    its interval's middle; a missing value breaks the line), or None with nothing to draw."""
+    values = [r[key] for r in rows for key, *_ in SERIES if r[key] is not None]
+    if not rows or not values:
+        return None
+    start, end = rows[0]["start"], rows[-1]["end"]
+    span = end - start
+    ticks = nice_ticks(min(0.0, min(values)), max(0.0, max(values), 1.0))
+    low, high = ticks[0], ticks[-1]
+
+    def x_of(moment: datetime) -> float:
+        return round(LEFT + (moment - start) / span * PLOT_WIDTH, 1)
+
+    def y_of(value: float) -> float:
+        return round(TOP + PLOT_HEIGHT - (value - low) / (high - low) * PLOT_HEIGHT, 1)
+
+    series = []
+    for index, (key, label, color, dash) in enumerate(SERIES):
+        parts, drawing = [], False
+        for row in rows:
+            value = row[key]
+            if value is None:
+                drawing = False
+                continue
+            x, y = x_of(row["start"] + (row["end"] - row["start"]) / 2), y_of(value)
+            # A lone point still shows: the zero-length segment is drawn as a dot.
+            parts.append(f"L{x},{y}" if drawing else f"M{x},{y} L{x},{y}")
+            drawing = True
+        series.append(Series(label, color, dash, " ".join(parts), LEFT + 120 * index))
+
+    step = _tick_step(span)
+    x_ticks, moment = [], start
+    while moment <= end:
+        x_ticks.append(Tick(x_of(moment), date_format(moment.astimezone(tz), "H:i")))
+        moment += step
+    y_ticks = [Tick(y_of(v), _kw(v)) for v in ticks]
+    delivered = [r["delivered_kw"] for r in rows if r["delivered_kw"] is not None]
+    description = (
+        f"{len(rows)} intervals of 15 minutes from "
+        f"{date_format(start.astimezone(tz), 'D j M H:i')} to "
+        f"{date_format(end.astimezone(tz), 'H:i T')}. "
+        + (
+            f"Delivered between {_kw(min(delivered))} kW and {_kw(max(delivered))} kW."
+            if delivered
+            else "Nothing was measured as delivered."
+        )
+    )
+    return ReportChart(
+        title="Target, committed, baseline, actual and delivered kW",
+        description=description,
+        series=series,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        zero_y=y_of(0.0),
+    )
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def interval_rows(event: Event) -> list[dict]:
+    """The measured intervals as rows: start, end and the kW totals."""
+    result = event.measurement or {}
+    return [
+        {
+            "start": (start := datetime.fromisoformat(iso)),
+            "end": start + measurement.INTERVAL,
+            **{key: values.get(key) for key, *_ in SERIES},
+        }
+        for iso, values in zip(
+            result.get("interval_starts", []), result.get("intervals", []), strict=False
+        )
+    ]
+
+
+def _dispatched(event: Event):
+    return EventParticipant.objects.filter(event=event, role__in=measurement.DISPATCHED)
+
+
+def _awarded(event: Event, enrollment_ids: list[int]) -> dict[int, Incentive]:
+    """The event's performance incentives for these enrollments (one query)."""
+    if not enrollment_ids:
+        return {}
+    rows = Incentive.objects.filter(
+        program_id=event.program_id,
+        offer__kind=IncentiveOffer.Kind.EVENT_PERFORMANCE,
+        period_key=f"event:{event.pk}",
+        enrollment_id__in=enrollment_ids,
+    ).exclude(status=Incentive.Status.REJECTED)
+    return {i.enrollment_id: i for i in rows}
+
+
+class EventReportView(UtilityViewMixin, DetailView):
+    required_capability = Cap.VIEW_EVENTS
+    template_name = "dispatch/event_report.html"
+    context_object_name = "event"
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        event, now = self.object, timezone.now()
+        status = Event.Status(event.status_at(now))
+        tz = self.request.utility.tzinfo
+        ctx.update(
+            status=status,
+            tz=tz,
+            can_measure=(
+                self.request.access.can(Cap.DISPATCH_EVENTS) and status == Event.Status.COMPLETED
+            ),
+            measure_due_at=event.ends_at + measurement.measure_delay(),
+            measure_overdue=now >= event.ends_at + measurement.measure_delay(),
+        )
+        if event.measured_at is None:
+            return ctx
+        rows = interval_rows(event)
+        page = Paginator(
+            _dispatched(event).select_related("vehicle").order_by("vehicle__vin", "pk"),
+            VEHICLES_PER_PAGE,
+        ).get_page(self.request.GET.get("page"))
+        awarded = _awarded(event, [p.enrollment_id for p in page if p.enrollment_id])
+        details = event.measurement.get("participants", {})
+        ctx.update(
+            rows=rows,
+            chart=report_chart(rows=rows, tz=tz),
+            summary=event.measurement.get("summary", {}),
+            incentives=event.measurement.get("incentives"),
+            page_obj=page,
+            paginator=page.paginator,
+            is_paginated=page.has_other_pages(),
+            vehicles=[(p, details.get(str(p.pk), {}), awarded.get(p.enrollment_id)) for p in page],
+        )
+        return ctx
+
+
+class EventMeasureView(UtilityViewMixin, View):
+    """Measure now: measures the ended event at once, then awards its incentives in the
+    background (one award per participant can take a while for a large event)."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
+        try:
+            result = measurement.measure_event(event.pk, actor=request.user, award=False)
+        except measurement.MeasurementError as exc:
+            # The report again, saying why (nothing was changed).
+            report = EventReportView(request=request, kwargs=kwargs, object=event)
+            report.object = event
+            return report.render_to_response(
+                report.get_context_data(object=event, refused=exc.message)
+            )
+        enqueue_on_commit(
+            tasks.award_event_incentives, utility_id=request.utility.pk, event_id=event.pk
+        )
+        messages.success(
+            request,
+            f"Measured: {result.delivered_kwh:g} kWh delivered by {result.participants} "
+            "dispatched vehicle(s). Performance incentives are being awarded.",
+        )
+        return HttpResponseRedirect(
+            reverse("utility:event_report", args=[request.utility.slug, event.pk])
+        )
+
+
+class EventReportCsvView(UtilityViewMixin, View):
+    """Per vehicle and interval: VIN, interval start (local time), baseline, actual and
+    delivered kW, streamed."""
+
+    required_capability = Cap.VIEW_EVENTS
+    HEADER = ["vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw"]
+
+    def get(self, request, *args, **kwargs):
+        event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
+        if event.measured_at is None:
+            messages.info(request, f"{event} has not been measured yet: there is no CSV.")
+            return HttpResponseRedirect(
+                reverse("utility:event_report", args=[request.utility.slug, event.pk])
+            )
+        tz = request.utility.tzinfo
+        starts = [
+            datetime.fromisoformat(s).astimezone(tz).isoformat()
+            for s in event.measurement.get("interval_starts", [])
+        ]
+        rows = (
+            _dispatched(event)
+            .order_by("vehicle__vin", "pk")
+            .values_list("vehicle__vin", "role", "baseline_kw", "actual_kw", "delivered_kw")
+        )
+        return csv_download(
+            filename=f"{request.utility.slug}-event-{event.pk}-mv.csv",
+            header=self.HEADER,
+            rows=_csv_rows(rows, starts),
+        )
+
+
+def _csv_rows(rows, starts: list[str]) -> Iterator[list]:
+    def at(values, i):
+        value = values[i] if values and i < len(values) else None
+        return "" if value is None else value
+
+    for vin, role, baseline, actual, delivered_kw in rows.iterator(chunk_size=2000):
+        for i, start in enumerate(starts):
+            yield [vin, role, start, at(baseline, i), at(actual, i), at(delivered_kw, i)]
