@@ -196,7 +196,10 @@ def _ensure_vehicle(*, utility, partner, spec: VehicleModelSpec, account, index:
         defaults={
             "reserve_soc_pct": 30 if index % 2 else None,
             "reserve_miles": None if index % 2 else 60,
-            "departure_time": time(7, 0) if index % 3 else time(8, 15),
+            # The dispatch cohort stays home (no regular departure): plugged in all day.
+            "departure_time": None
+            if index >= COHORT_FIRST_INDEX
+            else (time(7, 0) if index % 3 else time(8, 15)),
             "target_soc_pct": 90 if index % 4 else 80,
         },
     )  # fmt: skip
@@ -268,6 +271,7 @@ def _vehicle_day(vehicle: Vehicle, *, start: datetime, end: datetime, tz) -> lis
     """Readings every 15 minutes: home and plugged in from 18:30 to 07:00, charging at once
     on arrival (unmanaged: the evening peak the programs shift) up to 90 %, driving by day."""
     rng = random.Random(vehicle.vin)  # noqa: S311 - demo data, reproducible per vehicle
+    home_all_day = is_cohort(vehicle)
     soc = rng.uniform(45, 75)
     charge_kw = min(vehicle.max_charge_kw, 7.2)
     readings = []
@@ -275,7 +279,7 @@ def _vehicle_day(vehicle: Vehicle, *, start: datetime, end: datetime, tz) -> lis
     while ts <= end:
         local = ts.astimezone(tz)
         hour = local.hour + local.minute / 60
-        plugged = hour >= 18.5 or hour < 7.0
+        plugged = home_all_day or hour >= 18.5 or hour < 7.0
         if plugged and soc < 90:
             power = charge_kw
             soc = min(90.0, soc + power * 0.25 * 0.92 / vehicle.usable_battery_kwh * 100)

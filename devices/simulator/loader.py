@@ -123,7 +123,8 @@ def _load_agreement(
             else _jittered(DEPARTS_AT, rng.gauss(0, 30), limit=90)
         )
         plugs_in_at = _jittered(HOME_AT, rng.gauss(0, 40), limit=120)
-        if always_plugged_in:
+        # A driver whose app says "no regular departure" keeps the car home, plugged in.
+        if always_plugged_in or (preference is not None and preference.departure_time is None):
             plugs_in_at = departs_at = time(0, 0)
         spec = VehicleSpec(
             vehicle_id=vehicle.partner_vehicle_id,
