@@ -58,6 +58,11 @@ class PortalClient:
         self._lock = threading.Lock()
         self.token_requests = 0
 
+    def close(self) -> None:
+        """Close the kept-alive connections (a live server would otherwise keep serving them,
+        and hold a database connection, after the simulator stopped)."""
+        self.session.close()
+
     # --- Endpoints --------------------------------------------------------------------------
 
     def post_telemetry(self, readings: list[dict]) -> dict:

@@ -79,6 +79,8 @@ class SimulatorRuntime:
             thread.join(timeout=5)
         if self.portal:
             self.flush()
+            for client in self.portal.values():
+                client.close()
 
     def __enter__(self) -> SimulatorRuntime:
         return self.start()
