@@ -41,7 +41,6 @@ from dispatch.tasks import activate_due_events
 from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.partners import create_partner_client
 from portal.roles import Role
-from tests.browser import conftest as browser_conftest
 from tests.browser.test_sign_in_and_dashboards import sign_in
 from tests.dispatch import e2e_support, fleet_support
 from tests.factories import UserFactory, make_member
@@ -49,9 +48,9 @@ from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Headless Chromium against the live server, skipped as the browser tests are without one.
-browser = browser_conftest.browser
-page = browser_conftest.page
+# Headless Chromium against the live server: the ``browser`` and ``page`` fixtures of
+# tests/browser/conftest.py (one browser for the whole session; a second Playwright would
+# clash with its event loop), skipped as the browser tests are without one.
 
 Status = DeviceCommand.Status
 Kind = DeviceCommand.Kind
