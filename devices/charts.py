@@ -89,7 +89,7 @@ def nice_ticks(low: float, high: float, *, count: int = 5) -> list[float]:
     return [round(i * step, 10) for i in range(first, last + 1)]
 
 
-def _number(value: float) -> str:
+def number_label(value: float) -> str:
     text = f"{value:,.1f}".removesuffix(".0")
     return text.replace("-", MINUS)
 
@@ -173,10 +173,10 @@ def telemetry_chart(
     description = (
         f"{len(points)} points, each the mean of {interval_minutes}-minute intervals, "
         f"from {date_format(first, 'D j M H:i')} to {date_format(last, 'D j M H:i T')}. "
-        f"State of charge between {_number(min(socs))} % and {_number(max(socs))} %, "
-        f"latest {_number(socs[-1])} %. "
-        f"Power between {_number(min(powers))} kW and {_number(max(powers))} kW "
-        f"(+ charging, {MINUS} discharging), latest {_number(powers[-1])} kW."
+        f"State of charge between {number_label(min(socs))} % and {number_label(max(socs))} %, "
+        f"latest {number_label(socs[-1])} %. "
+        f"Power between {number_label(min(powers))} kW and {number_label(max(powers))} kW "
+        f"(+ charging, {MINUS} discharging), latest {number_label(powers[-1])} kW."
     )
     return TelemetryChart(
         title=f"State of charge and power of {subject}, last {hours} hours",
@@ -194,7 +194,9 @@ def telemetry_chart(
                 title=f"Power (kW, + charging, {MINUS} discharging)",
                 top=power_top,
                 height=PANEL_HEIGHT,
-                y_ticks=[Tick(y_for(v, power_top, low, high), _number(v)) for v in power_values],
+                y_ticks=[
+                    Tick(y_for(v, power_top, low, high), number_label(v)) for v in power_values
+                ],
                 path=power_path,
                 zero_y=y_for(0, power_top, low, high),
                 color="#0b5cad",

@@ -17,8 +17,7 @@ from typing import Protocol
 
 from django.utils.dateformat import format as date_format
 
-from devices.charts import Tick, nice_ticks
-from devices.charts import _number as number_label
+from devices.charts import Tick, nice_ticks, number_label
 
 WIDTH = 760
 LEFT, RIGHT = 64, 16

@@ -704,7 +704,7 @@ def replan_event(
         selected = [_assignment(p) for p in participants if p.role == Role.SELECTED]
         reserves = sorted(
             (_assignment(p) for p in participants if p.role == Role.RESERVE),
-            key=planning._fair_key,
+            key=planning.fair_key,
         )
         plan = planning.Plan(
             event=plan_event,

@@ -317,7 +317,8 @@ def evaluate(event: EventInput, vehicle: VehicleInput) -> Assignment | Exclusion
 # --- Allocation ----------------------------------------------------------------------------
 
 
-def _fair_key(a: Assignment):
+def fair_key(a: Assignment):
+    """The allocation order: fewest events this season, most energy to offer, vehicle id."""
     return (a.events_this_season, -a.available_kwh, a.vehicle_id)
 
 
@@ -367,7 +368,7 @@ def plan(event: EventInput, vehicles: Iterable[VehicleInput]) -> Plan:
             candidates.append(result)
         else:
             excluded[v.vehicle_id] = result
-    candidates.sort(key=_fair_key)
+    candidates.sort(key=fair_key)
     committed = [0.0] * event.interval_count
     selected, reserves = _allocate(candidates, committed, event.goal_kw)
     step = timedelta(minutes=event.interval_minutes)
