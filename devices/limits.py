@@ -196,11 +196,28 @@ def sources_for(
     return sources
 
 
+# What ``limits_for_vehicles`` reads of a vehicle: a Vehicle, or a row of these values.
+VEHICLE_FIELDS = (
+    "pk", "partner_id", "model", "firmware_version", "usable_battery_kwh", "supports_v2h",
+    "supports_v2g", "max_charge_kw", "max_discharge_kw", "charger_id",
+)  # fmt: skip
+_CHARGER_FIELDS = ("pk", "max_charge_kw", "max_discharge_kw", "approved_export_kw")
+_PREFERENCE_FIELDS = ("vehicle_id", "reserve_soc_pct", "reserve_miles", "miles_per_kwh")
+
+
+def vehicle_rows(vehicles) -> list:
+    """A queryset of vehicles as light rows carrying ``VEHICLE_FIELDS`` (``row.pk``…), for
+    fleets too large to build model instances for."""
+    return list(vehicles.values_list(*VEHICLE_FIELDS, named=True))
+
+
 def limits_for_vehicles(
     vehicles, *, at: datetime, program: LimitSource | None = None
 ) -> dict[int, EffectiveLimits]:
-    """Effective limits for many vehicles with a fixed number of queries (call inside the
-    utility's scope)."""
+    """Effective limits for many vehicles (``Vehicle`` instances or ``vehicle_rows``) with a
+    fixed number of queries (call inside the utility's scope). Vehicles alike in every
+    source share one ``EffectiveLimits``: a fleet of few models and preferences combines
+    its limits a few times, not once per vehicle."""
     from devices.models import BatteryPolicy, Charger, CustomerPreference
     from portal.bulk import among
 
@@ -211,29 +228,46 @@ def limits_for_vehicles(
         by_partner.setdefault(p.partner_id, []).append(p)
     prefs = {
         p.vehicle_id: p
-        for p in among(CustomerPreference.objects.all(), "vehicle_id", [v.pk for v in vehicles])
+        for p in among(
+            CustomerPreference.objects.order_by(), "vehicle_id", [v.pk for v in vehicles]
+        ).values_list(*_PREFERENCE_FIELDS, named=True)
     }
     chargers = {
         c.pk: c
         for c in among(
-            Charger.objects.all(), "id", {v.charger_id for v in vehicles if v.charger_id}
-        )
+            Charger.objects.order_by(), "id", {v.charger_id for v in vehicles if v.charger_id}
+        ).values_list(*_CHARGER_FIELDS, named=True)
     }
+    policy_of: dict[tuple, object] = {}
+    alike: dict[tuple, EffectiveLimits] = {}
     result = {}
     for v in vehicles:
-        policy = select_policy(
-            by_partner.get(v.partner_id, []), vehicle_model=v.model, firmware=v.firmware_version
-        )
-        result[v.pk] = combine(
-            sources_for(
-                v,
-                policy=policy,
-                preference=prefs.get(v.pk),
-                charger=chargers.get(v.charger_id),
-                at=at,
-                program=program,
+        preference, charger = prefs.get(v.pk), chargers.get(v.charger_id)
+        model_key = (v.partner_id, v.model, v.firmware_version)
+        key = (
+            model_key, v.usable_battery_kwh, v.supports_v2h, v.supports_v2g, v.max_charge_kw,
+            v.max_discharge_kw, preference and tuple(preference[1:]),
+            charger and tuple(charger[1:]),
+        )  # fmt: skip
+        limits = alike.get(key)
+        if limits is None:
+            if model_key not in policy_of:
+                policy_of[model_key] = select_policy(
+                    by_partner.get(v.partner_id, []),
+                    vehicle_model=v.model,
+                    firmware=v.firmware_version,
+                )
+            limits = alike[key] = combine(
+                sources_for(
+                    v,
+                    policy=policy_of[model_key],
+                    preference=preference,
+                    charger=charger,
+                    at=at,
+                    program=program,
+                )
             )
-        )
+        result[v.pk] = limits
     return result
 
 

@@ -427,8 +427,9 @@ def issue_commands(
     overlapping it is created ``opted_out``, never to be sent. Unknown vehicles (outside the
     current scope) raise ``UnknownVehicle``. ``with_commands=False`` skips reading the
     commands back (100,000 model instances) when the caller needs only the counts."""
+    kinds = set(DeviceCommand.Kind.values)
     for spec in specs:
-        if spec.kind not in DeviceCommand.Kind.values:
+        if spec.kind not in kinds:
             raise ValueError(f"Unknown command kind {spec.kind!r}.")
         if timezone.is_naive(spec.starts_at) or timezone.is_naive(spec.ends_at):
             raise ValueError("Command times must be aware.")

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from devices.adapters import tasks as adapter_tasks
-from devices.limits import limits_for_vehicles
+from devices.limits import limits_for_vehicles, vehicle_rows
 from devices.models import CustomerPreference, DeviceCommand, OptOut, TelemetryRollup
 from devices.services import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from devices.telemetry import LatestState, latest_states
@@ -232,7 +232,7 @@ def vehicle_inputs(
     event); by default the latest reported ones."""
     targeted = selectors.targeted_vehicles_for_event(event).order_by()
     skip = set(skip)
-    vehicles = [v for v in targeted if v.pk not in skip]
+    vehicles = [v for v in vehicle_rows(targeted) if v.pk not in skip]
     ids = [v.pk for v in vehicles]
     if states is None:
         states = latest_states(vehicle_ids=ids)

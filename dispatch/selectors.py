@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 
-from devices.limits import LimitSource, limits_for_vehicles
+from devices.limits import LimitSource, limits_for_vehicles, vehicle_rows
 from devices.models import Vehicle
 from devices.telemetry import latest_states
 from dispatch.guardrails import OtherEvent
@@ -80,14 +80,14 @@ def capacity_preview(
             if program.kind == Program.Kind.V1G
             else Event.Type.V2H_HOME_SUPPLY
         )
-    vehicles = list(
+    vehicles = vehicle_rows(
         targeted_vehicles(
             program=program,
             targeting=targeting,
             vehicle_ids=vehicle_ids,
             group_ids=group_ids,
             feeders=feeders,
-        )
+        ).order_by()
     )
     states = latest_states(vehicle_ids=[v.pk for v in vehicles])
     limits = limits_for_vehicles(vehicles, at=starts_at, program=program_limit_source(program))
