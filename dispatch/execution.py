@@ -26,6 +26,7 @@ event row locked, so two workers never plan the same event at once.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -303,6 +304,14 @@ def _window(
     return begins, min(begins + timedelta(hours=a.duration_hours), end)
 
 
+def toward_zero(kw: float, places: int = 3) -> float:
+    """``kw`` to ``places`` decimals, rounded toward zero: a command never asks for more than
+    the plan allowed (a vehicle planned down to its floor stays above it)."""
+    scale = 10**places
+    # The nudge keeps float noise (9.6 × 1000 = 9599.999…) from costing a whole watt.
+    return math.trunc(kw * scale + math.copysign(1e-6, kw)) / scale
+
+
 def command_specs(
     plan: planning.Plan,
     kind: planning.EventKind,
@@ -324,7 +333,7 @@ def command_specs(
             CommandSpec(
                 vehicle_id=a.vehicle_id,
                 kind=command_kind,
-                setpoint_kw=round(a.power_kw, 3),
+                setpoint_kw=toward_zero(a.power_kw),
                 starts_at=begins,
                 ends_at=ends,
                 sequence=EVENT_SEQUENCE,
@@ -334,6 +343,11 @@ def command_specs(
 
 
 def restore_specs(event: Event, vehicle_ids: Iterable[int], *, now: datetime) -> list[CommandSpec]:
+    """A restore command for each of ``vehicle_ids`` whose customer has not opted out of the
+    event (an opt-out already hands the vehicle back: there is nothing to restore)."""
+    vehicle_ids = set(vehicle_ids)
+    if vehicle_ids:
+        vehicle_ids -= _opted_out_vehicles(event, vehicle_ids)
     planned_end = event.starts_at + timedelta(
         minutes=event.duration_minutes + event.extended_minutes
     )

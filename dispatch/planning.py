@@ -19,8 +19,11 @@ Sign conventions (every kW is at the grid side of the charger):
 or hour cap falls inside an interval averages its command over the part it is active), so
 ``setpoint × interval hours`` is exactly the energy of that interval (the last interval ends
 with the event: ``EventInput.interval_length_minutes``). ``contribution_kw[i]``
-is what the vehicle counts toward the target in interval ``i``: kW exported for discharge
-events, kW charged for pre-charge, kW of charging deferred for V1G; always ≥ 0.
+is what the vehicle counts toward the target in interval ``i``, always ≥ 0: for discharge
+events the load it takes off the grid — kW exported plus the charging it stops
+(``charging_kw``, its current charging, which the command replaces), at most the device's
+rating, as measurement and verification credits it (baseline − actual, capped at the rating);
+kW charged for pre-charge; kW of charging deferred for V1G.
 
 Allocation: eligible vehicles are ordered fairly (fewest events this season first, then most
 energy to offer, then vehicle id) and added while some interval's committed kW is still below
@@ -37,6 +40,7 @@ computed at the event's end even when the hour cap stops the vehicle earlier: co
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Hashable, Iterable, Mapping
@@ -141,7 +145,7 @@ class Assignment:
     setpoints_kw: tuple[float, ...]  # interval-average setpoint
     contribution_kw: tuple[float, ...]  # kW counted toward the target, ≥ 0
     energy_kwh: float  # battery energy out (discharge) / in (charge) / deferred (V1G)
-    baseline_kw: float = 0.0  # V1G: the charging kW being curtailed
+    baseline_kw: float = 0.0  # the charging kW stopped (V1G: curtailed; discharge: replaced)
     events_this_season: int = 0
     available_kwh: float = 0.0  # what it could give: above floor / room to fill / deferred
 
@@ -213,9 +217,11 @@ def trip_floor_pct(vehicle: VehicleInput, *, event_end: datetime, efficiency: fl
     return vehicle.departure_target_soc_pct - recharge_pct
 
 
+@functools.lru_cache(maxsize=4096)
 def _profile(event: EventInput, offset: float, duration_minutes: float) -> tuple[float, ...]:
     """Fraction of each interval during which the vehicle is active (of the interval's own
-    length: a last interval cut short by the event's end counts only its part)."""
+    length: a last interval cut short by the event's end counts only its part). Cached:
+    vehicles of one event share a few (offset, duration) pairs."""
     begin, finish = offset, offset + duration_minutes
     fractions = []
     for i in range(event.interval_count):
@@ -268,6 +274,10 @@ def evaluate(event: EventInput, vehicle: VehicleInput) -> Assignment | Exclusion
         energy = power * hours / eff
         offer = energy_cap
         command = -power
+        # Charging stopped counts too (the grid sees charging → export), up to the rating.
+        rating = max(limits.max_charge_kw, limits.max_discharge_kw)
+        baseline = min(max(0.0, vehicle.charging_kw), limits.max_charge_kw)
+        credited = min(power + baseline, rating)
     elif kind is EventKind.RESILIENCE_PRECHARGE:
         if limits.max_charge_kw <= 0:
             return Exclusion.NO_CHARGE_CAPABILITY
@@ -293,13 +303,15 @@ def evaluate(event: EventInput, vehicle: VehicleInput) -> Assignment | Exclusion
         command = 0.0
 
     fractions = _profile(event, offset, duration_minutes)
-    contribution = tuple(power * f for f in fractions)
+    active = tuple(power * f for f in fractions)
     if kind is EventKind.LOAD_REDUCTION:
-        setpoints = tuple(baseline - c for c in contribution)
+        setpoints = tuple(baseline - c for c in active)
+        contribution = active
     elif kind is EventKind.RESILIENCE_PRECHARGE:
-        setpoints = contribution
+        setpoints = contribution = active
     else:
-        setpoints = tuple(-c for c in contribution)
+        setpoints = tuple(-c for c in active)
+        contribution = active if credited == power else tuple(credited * f for f in fractions)
     return Assignment(
         vehicle_id=vehicle.vehicle_id,
         power_kw=command,

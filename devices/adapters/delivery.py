@@ -4,9 +4,9 @@
 one call per chunk, and says when (and whether) to run again: the task layer only schedules.
 It orders the queue once for up to ``CHUNKS_PER_RUN`` chunks and claims each chunk from that
 list, so several runs can drain one queue side by side (each claim skips what another holds).
-Retries are for calls that got no usable answer (timeouts, connection errors, 5xx, invalid
-answers), after an exponentially growing, jittered delay; a 4xx fails the chunk's commands
-at once. A command that reaches ``AdapterConfig.max_attempts`` fails. Call inside the
+Retries are for calls that got no usable answer (timeouts, connection errors, 5xx, 408 / 425
+/ 429, invalid answers), after an exponentially growing, jittered delay, or later if the
+partner's ``Retry-After`` says so; any other 4xx fails the chunk's commands at once. A command that reaches ``AdapterConfig.max_attempts`` fails. Call inside the
 utility's scope.
 """
 
@@ -155,7 +155,10 @@ def _send_chunk(
     if result.ids(Verdict.RETRY):
         report.error = result.error
         if tally.retrying:  # some are back in the queue: try again after a pause
-            report.run_again_in = backoff_seconds(retry + 1)
+            wait = backoff_seconds(retry + 1)
+            if result.retry_at is not None:  # and not before the partner asked (Retry-After)
+                wait = max(wait, (result.retry_at - timezone.now()).total_seconds())
+            report.run_again_in = wait
             report.backed_off = True
         return False
     return True

@@ -6,7 +6,8 @@ circuit breaker, signs, times, classifies the outcome, moves the circuit and rec
 ``AdapterAttempt`` — so no call can skip any of those.
 
 The adapter sends once and reports; retrying is the caller's decision (``delivery``), made
-from the verdicts: only timeouts, connection errors, 5xx and unusable answers are retried.
+from the verdicts: only timeouts, connection errors, 5xx, 408 / 425 / 429 and unusable
+answers are retried — not before the partner's ``Retry-After``, when it sends one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -45,6 +47,9 @@ from devices.models import AdapterAttempt
 Outcome = AdapterAttempt.Outcome
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 REASON_LENGTH = 250
+# Below 500 but worth another try: request timeout, too early, too many requests.
+TRANSIENT_4XX = frozenset({408, 425, 429})
+RETRY_AFTER_CAP = timedelta(hours=1)  # a partner's Retry-After is honoured up to this
 
 
 class PartnerUnavailable(Exception):
@@ -92,7 +97,9 @@ class Exchange:
     outcome: str  # AdapterAttempt.Outcome
     error: str = ""
     value: Any = None  # what ``interpret`` made of the body (OK or INVALID_RESPONSE)
-    retry_at: datetime | None = None  # circuit open: when it may be tried again (see Permit)
+    # When it may be tried again: the circuit's cool-down end (see Permit), or the partner's
+    # Retry-After on a transient answer.
+    retry_at: datetime | None = None
     transient: bool = False  # worth another try: timeout, connection error, 5xx, bad answer
 
     @property
@@ -152,7 +159,13 @@ class WebhookAdapter(Adapter):
             reason = f"The partner refused the batch: {exchange.error}"
             return SendResult.for_all(batch, Verdict.FAILED, reason, error=exchange.error)
         if exchange.value is None:
-            return SendResult.for_all(batch, Verdict.RETRY, exchange.error, error=exchange.error)
+            return SendResult.for_all(
+                batch,
+                Verdict.RETRY,
+                exchange.error,
+                error=exchange.error,
+                retry_at=exchange.retry_at,
+            )
         return SendResult(outcomes=exchange.value, error=exchange.error)
 
     def cancel(self, batch: Sequence[OutgoingCommand]) -> dict[str, CancelOutcome]:
@@ -236,6 +249,7 @@ class WebhookAdapter(Adapter):
                 stream=True,
             )
             status = response.status_code
+            retry_header = response.headers.get("Retry-After")
             content = _read_limited(response)
         except requests.Timeout as error:
             exchange = Exchange(
@@ -250,7 +264,9 @@ class WebhookAdapter(Adapter):
         except InvalidResponse as error:
             exchange = Exchange(Outcome.INVALID_RESPONSE, str(error), transient=True)
         else:
-            exchange = _classify(status, content, interpret)
+            exchange = _classify(
+                status, content, interpret, retry_at=retry_after(retry_header, now=started)
+            )
         duration_ms = int((time.monotonic() - clock) * 1000)
 
         finished = timezone.now()
@@ -304,10 +320,31 @@ def _read_limited(response: requests.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _classify(status: int, content: bytes, interpret) -> Exchange:
+def retry_after(value: str | None, *, now: datetime) -> datetime | None:
+    """The moment a ``Retry-After`` header (seconds, or an HTTP date) names, at most
+    ``RETRY_AFTER_CAP`` from ``now``; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        at = now + timedelta(seconds=max(0, int(value))) if value.isdigit() else None
+        if at is None:
+            at = parsedate_to_datetime(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return min(max(at, now), now + RETRY_AFTER_CAP)
+
+
+def _classify(
+    status: int, content: bytes, interpret, *, retry_at: datetime | None = None
+) -> Exchange:
     snippet = content[:200].decode("utf-8", "replace")
-    if status >= 500:
-        return Exchange(Outcome.HTTP_ERROR, f"HTTP {status}: {snippet}", transient=True)
+    if status >= 500 or status in TRANSIENT_4XX:
+        return Exchange(
+            Outcome.HTTP_ERROR, f"HTTP {status}: {snippet}", transient=True, retry_at=retry_at
+        )
     if not 200 <= status < 300:
         return Exchange(Outcome.HTTP_ERROR, f"HTTP {status}: {snippet}")
     try:

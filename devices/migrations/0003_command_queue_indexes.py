@@ -4,28 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('devices', '0002_reading_vehicle_index'),
-        ('portal', '0004_partner_client_allowed_scopes'),
+        ("devices", "0002_reading_vehicle_index"),
+        ("portal", "0004_partner_client_allowed_scopes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='devicecommand',
-            name='command_queue',
+            model_name="devicecommand",
+            name="command_queue",
         ),
         migrations.AlterField(
-            model_name='devicecommand',
-            name='idempotency_key',
+            model_name="devicecommand",
+            name="idempotency_key",
             field=models.CharField(max_length=120),
         ),
         migrations.AddIndex(
-            model_name='devicecommand',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'sent'])), fields=['partner', 'starts_at', 'id'], name='command_deliverable'),
+            model_name="devicecommand",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "sent"])),
+                fields=["partner", "starts_at", "id"],
+                name="command_deliverable",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='devicecommand',
-            constraint=models.UniqueConstraint(fields=('idempotency_key',), name='command_idempotency_key'),
+            model_name="devicecommand",
+            constraint=models.UniqueConstraint(
+                fields=("idempotency_key",), name="command_idempotency_key"
+            ),
         ),
     ]

@@ -13,6 +13,7 @@ the same seed and command always decide the same way, whatever the order of arri
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -58,6 +59,8 @@ class Faults:
     offline_seconds: float = 0.0  # from now: every command request answers 503 (or hangs)
     offline_mode: str = "503"  # "503" or "timeout"
     fail_5xx_rate: float = 0.0
+    throttle_rate: float = 0.0  # answer 429 Too Many Requests, Retry-After: retry_after_seconds
+    retry_after_seconds: int = 1
     timeout_rate: float = 0.0  # hold the request ``hang_seconds``, then drop it unanswered
     hang_seconds: float = 30.0
     invalid_response_rate: float = 0.0  # answer 200 with a body that is not JSON
@@ -73,6 +76,7 @@ class Faults:
 
     RATES = (
         "fail_5xx_rate",
+        "throttle_rate",
         "timeout_rate",
         "invalid_response_rate",
         "drop_results_rate",
@@ -360,6 +364,12 @@ class FleetCloud:
                 )
             if chance.random() < faults.fail_5xx_rate:
                 return Reply(503, _error_body("unavailable", "Try again later."))
+            if chance.random() < faults.throttle_rate:
+                return Reply(
+                    429,
+                    _error_body("rate_limited", "Too many requests."),
+                    headers={"Retry-After": str(math.ceil(faults.retry_after_seconds))},
+                )
             if chance.random() < faults.timeout_rate:
                 return Reply(0, hang_seconds=faults.hang_seconds)
         return None

@@ -198,7 +198,10 @@ def _waiting(event, partner) -> int:
     waiting = (DeviceCommand.Status.PENDING, DeviceCommand.Status.SENT)
     with scopes_disabled():
         return DeviceCommand.objects.filter(
-            partner=partner, status__in=waiting, source_type="dispatch.event", source_id=str(event.pk)
+            partner=partner,
+            status__in=waiting,
+            source_type="dispatch.event",
+            source_id=str(event.pk),
         ).count()
 
 

@@ -5,7 +5,7 @@ simulator's server on a free 127.0.0.1 port, driven into failures through its fa
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -17,7 +17,7 @@ from devices.adapters.base import EndpointNotAllowed, OutgoingCommand
 from devices.adapters.registry import adapter_for
 from devices.adapters.signing import signed_headers
 from devices.adapters.tasks import enqueue_delivery, send_pending_commands, sweep_pending_commands
-from devices.adapters.webhook import check_endpoint
+from devices.adapters.webhook import check_endpoint, retry_after
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.cloud import Behaviour
 from devices.simulator.testing import running_simulator
@@ -299,6 +299,44 @@ def test_it_retries_a_refused_connection(agreement, config, vehicles):
     assert report.run_again_in is not None
     assert statuses(commands) == [Status.PENDING] * 3
     assert [a.outcome for a in attempts(agreement)] == [Outcome.CONNECTION_ERROR]
+
+
+def test_it_retries_a_429_no_sooner_than_the_partners_retry_after(
+    agreement, config, vehicles, simulator, fast_retries
+):
+    simulator.cloud.set_faults({"throttle_rate": 1.0, "retry_after_seconds": 2})
+    commands = queue_commands(vehicles)
+
+    report = deliver(agreement)
+
+    # Backoff alone would wait 0.05 s at most; the partner asked for 2 s.
+    assert report.backed_off and 1.5 <= report.run_again_in <= 2.0
+    assert statuses(commands) == [Status.PENDING] * 3
+    (attempt,) = attempts(agreement)
+    assert (attempt.outcome, attempt.http_status) == (Outcome.HTTP_ERROR, 429)
+
+    simulator.cloud.reset_faults()
+    deliver(agreement, retry=1)
+    assert statuses(commands) == [Status.ACCEPTED] * 3
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("Wed, 25 Nov 2026 12:00:30 GMT", 30.0),
+        ("Wed, 25 Nov 2026 11:00:00 GMT", 0.0),  # in the past: now
+        ("999999", 3600.0),  # capped at an hour
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date(header, seconds):
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    at = retry_after(header, now=now)
+    assert (None if at is None else (at - now).total_seconds()) == seconds
 
 
 def test_it_never_retries_a_4xx(agreement, config, vehicles, simulator):

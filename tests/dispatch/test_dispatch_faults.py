@@ -3,8 +3,8 @@ vehicles is activated by a Celery worker process on the configured broker, whose
 go over HTTP to the fleet simulator (in this process, on a loopback port), whose own record of
 every command id it received and carried out is the evidence.
 
-Whatever goes wrong on the way — the worker killed mid-call, the partner timing out, failing
-with 5xx or losing its answers — every command the event issued ends ``accepted`` in the
+Whatever goes wrong on the way — the worker killed mid-call, the broker crashing and coming
+back empty, the partner timing out, failing with 5xx or losing its answers — every command the event issued ends ``accepted`` in the
 portal and was carried out exactly once by the partner (a repeat is answered from memory and
 shows as a duplicate). The tests hold whether the event issues one command per vehicle or
 several.
@@ -13,12 +13,16 @@ several.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
+import subprocess
 from collections import Counter
 
 import pytest
 import requests
 from django_scopes import scopes_disabled
+from kombu import Connection
 
 from devices.adapters.tasks import sweep_pending_commands
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
@@ -285,3 +289,110 @@ def test_an_outage_opens_the_circuit_and_every_command_still_lands_once(fleet, s
     # the final one; skipped calls (circuit open) are not.
     assert all(n >= 1 for _, n in attempts)
     assert all(n >= 2 for key, n in attempts if key in lost)
+
+
+# --- The broker restarts -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A Redis server of the test's own on a loopback port, keeping nothing on disk (as the
+    machine's Redis here): killing it loses every message it held, as a crash would."""
+
+    def __init__(self, port: int, workdir) -> None:
+        self.port, self.workdir, self.proc = port, workdir, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for(self.answers, timeout=10, message="redis-server did not start")
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (the broker-restart test runs its own)")
+    server = RedisServer(_free_port(), tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def send(task, url: str, **kwargs) -> None:
+    """Send ``task`` through the broker at ``url`` (not the configured one)."""
+    with Connection(url) as connection:
+        task.apply_async(kwargs=kwargs, connection=connection)
+
+
+def test_a_broker_restart_mid_event_loses_no_command_and_doubles_none(fleet, simulator, broker):
+    event = fleet_support.notified_event(fleet.program)
+    # A slow partner, so the event is still being delivered when the broker goes down.
+    admin(simulator, "POST", "faults", json={"answer_delay_seconds": 0.5})
+    env = {**WORKER_ENV, "CELERY_BROKER_URL": broker.url}
+
+    with celery_worker(name="survivor", extra_env=env) as worker:
+        log = worker.log_path
+        send(activate_event, broker.url, utility_id=fleet.utility.pk, event_id=event.pk)
+        wait_for(
+            lambda: partner_record(simulator)["received"] >= 2 * BATCH,
+            timeout=40,
+            message=f"no deliveries:\n{log.read_text()[-3000:]}",
+        )
+        # The broker crashes and comes back empty: the queued delivery runs, and the
+        # unacknowledged message of the one running, are gone.
+        broker.kill()
+        at_crash = Counter(event_commands(event).values())
+        broker.start()
+        assert at_crash[Status.PENDING] > 0  # the crash left work undelivered
+        admin(simulator, "DELETE", "faults")
+
+        # The same worker reconnects; beat's sweep (sent as beat would, every second) starts
+        # deliveries for what waits.
+        def swept_and_accepted() -> bool:
+            if all_accepted(event):
+                return True
+            send(sweep_pending_commands, broker.url)
+            return False
+
+        wait_for(
+            swept_and_accepted,
+            timeout=60,
+            interval=1.0,
+            message=f"{Counter(event_commands(event).values())}\n{log.read_text()[-3000:]}",
+        )
+        assert worker.poll() is None  # the worker rode out the restart
+
+    record = assert_each_carried_out_once(simulator, event)
+    # A batch in flight at the crash may have been sent again once its lease ran out; the
+    # partner answered it from memory. Nothing else arrived twice.
+    assert set(record["duplicates"].values()) <= {2}
+    assert record["received"] == len(event_commands(event)) + len(record["duplicates"])

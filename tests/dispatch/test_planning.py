@@ -160,6 +160,22 @@ def test_v1g_curtails_only_when_departure_target_stays_reachable():
     assert p.excluded == {2: Exclusion.DEPARTURE_NEED, 3: Exclusion.NOT_CHARGING}
 
 
+def test_discharge_credits_the_charging_it_stops_up_to_the_rating():
+    # Charging at 7.2 kW, commanded to export 9.6 kW: the grid sees 16.8 kW less load, which
+    # M&V (baseline − actual) credits up to the device's rating, the larger of its charge and
+    # discharge limits: 11.5 kW. Charging at 1 kW: 10.6 kW. Idle: the export, 9.6 kW.
+    ev = event(target_kw=30, reserve_margin=0.0)
+    fleet = [f150(1, charging_kw=7.2), f150(2, charging_kw=1.0), f150(3)]
+    p = plan(ev, fleet)
+    by_id = {a.vehicle_id: a for a in p.selected}
+    assert by_id[1].power_kw == -9.6 and by_id[1].baseline_kw == 7.2
+    assert by_id[1].setpoints_kw == pytest.approx((-9.6,) * 8)  # the command is the export
+    assert by_id[1].contribution_kw == pytest.approx((11.5,) * 8)
+    assert by_id[2].contribution_kw == pytest.approx((10.6,) * 8)
+    assert by_id[3].contribution_kw == pytest.approx((9.6,) * 8)
+    assert p.committed_kw == pytest.approx((31.7,) * 8)
+
+
 def test_resilience_precharge_charges_to_full_without_overfilling():
     # 90 % of 131 kWh: 13.1 kWh of room → 13.1 / 0.9 / 2 h = 7.28 kW (below 11.5 kW).
     (a,) = plan(event(EventKind.RESILIENCE_PRECHARGE), [f150(1, soc=90)]).selected
@@ -283,13 +299,20 @@ def check_plan(p, fleet):
         assert a.duration_hours <= lim.max_hours_per_event + EPS
         assert len(a.setpoints_kw) == len(p.interval_starts)
         assert all(c >= 0 for c in a.contribution_kw)
-        active_hours = sum(c * h for c, h in zip(a.contribution_kw, lengths, strict=True)) / abs(
+        commanded = a.contribution_kw if kind is EventKind.LOAD_REDUCTION else a.setpoints_kw
+        active_hours = sum(abs(c) * h for c, h in zip(commanded, lengths, strict=True)) / abs(
             a.power_kw or a.baseline_kw
         )
         assert active_hours <= lim.max_hours_per_event + EPS
         assert v.departure is None or v.departure >= ev.end
         if kind in DISCHARGE_KINDS:
             assert all(-lim.max_discharge_kw - EPS <= s <= 0 for s in a.setpoints_kw)
+            # Credited: the export plus the charging it replaces, never above the rating (as
+            # M&V credits it), and never less than the export itself.
+            rating = max(lim.max_charge_kw, lim.max_discharge_kw)
+            for s, c in zip(a.setpoints_kw, a.contribution_kw, strict=True):
+                assert -s - EPS <= c <= min(rating, -s + a.baseline_kw) + EPS
+            assert a.baseline_kw == pytest.approx(min(max(0.0, v.charging_kw), lim.max_charge_kw))
             floor = max(
                 lim.soc_floor_pct, trip_floor_pct(v, event_end=ev.end, efficiency=ev.efficiency)
             )

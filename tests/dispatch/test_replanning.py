@@ -212,9 +212,8 @@ def test_an_opt_out_during_the_event_brings_in_a_reserve(utility_a, outbox):
     assert len(new_command) == 1
     assert new_command[0].starts_at >= timezone.now() - timedelta(minutes=1)  # starts now
     assert new_command[0].ends_at == participants[newcomer[0].pk].active_until
-    # The opted-out vehicle's restore is created opted out (its owner already left).
-    restore = _commands(event, vehicle=quitter, kind=DeviceCommand.Kind.RESTORE)
-    assert [c.status for c in restore] == [Status.OPTED_OUT]
+    # The opted-out vehicle gets no restore: its owner already took it back.
+    assert _commands(event, vehicle=quitter, kind=DeviceCommand.Kind.RESTORE) == []
     with scopes_disabled():
         run = EventPlanRun.objects.filter(event=event).latest("id")
         audit = AuditEvent.objects.get(action="event.replanned", object_id=str(event.pk))
