@@ -4,17 +4,21 @@ Beat runs ``dispatch.activate_due_events`` every minute; it enqueues one
 ``dispatch.activate_event`` per due, unplanned event. Both are idempotent: an event already
 planned for its modification number issues nothing new. Beat also runs
 ``dispatch.replan_live_events`` every minute, and an opt-out or a rejected / failed command
-re-plans its event at once (``replan_after_command_outcomes``).
+re-plans its event at once (``replan_after_command_outcomes``). Daily, it pays the monthly
+participation credits of the month just ended (``dispatch.participation``).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dispatch import execution, measurement
+from dispatch import execution, measurement, participation
 from dispatch.models import Event, EventPlanRun
+from enrollment.models import IncentiveOffer, Program
 from portal.celery import app
 from portal.tasking import PlatformTask, TenantTask, enqueue_on_commit
 
@@ -150,3 +154,36 @@ def measure_completed_events(self, *, batch_size: int = DUE_BATCH_SIZE) -> int:
     for utility_id, event_id in due:
         measure_event.delay(utility_id=utility_id, event_id=event_id)
     return len(due)
+
+
+@app.task(bind=True, base=TenantTask, name="dispatch.award_monthly_credits")
+def award_monthly_credits(self, *, utility_id: int, program_id: int, month: str) -> dict:
+    """The program's monthly participation credits for ``month`` ("2026-10"; idempotent)."""
+    program = Program.objects.select_related("utility").get(pk=program_id)
+    first = date.fromisoformat(f"{month}-01")
+    return participation.award_monthly_credits(program=program, month=first).as_dict()
+
+
+@app.task(bind=True, base=PlatformTask, name="dispatch.award_monthly_credits_everywhere")
+def award_monthly_credits_everywhere(self) -> int:
+    """For every program with an active monthly credit offer: award the month that has just
+    ended in its utility's zone (run daily by beat; months already paid cost little)."""
+    now = timezone.now()
+    # A platform fan-out: it reads ids across utilities, explicitly, and acts in none.
+    with scopes_disabled():
+        programs = list(
+            Program.objects.filter(
+                incentive_offers__kind=IncentiveOffer.Kind.MONTHLY_CREDIT,
+                incentive_offers__active=True,
+            )
+            .select_related("utility")
+            .distinct()
+            .order_by("pk")
+        )
+    for program in programs:
+        local_today = timezone.localtime(now, program.utility.tzinfo).date()
+        month = participation.previous_month(local_today)
+        award_monthly_credits.delay(
+            utility_id=program.utility_id, program_id=program.pk, month=f"{month:%Y-%m}"
+        )
+    return len(programs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -364,6 +365,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch.measure_completed_events": {
         "task": "dispatch.measure_completed_events",
         "schedule": 300.0,
+    },
+    # Monthly participation credits for the month just ended (daily: a missed day catches up).
+    "dispatch.award_monthly_credits_everywhere": {
+        "task": "dispatch.award_monthly_credits_everywhere",
+        "schedule": crontab(hour=8, minute=15),
     },
     # Suspend participation whose consent expired; list renewals due (hourly is plenty).
     "enrollment.expire_consents_everywhere": {
