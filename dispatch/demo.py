@@ -24,7 +24,7 @@ from devices.demo import state_at
 from devices.models import DeviceCommand, TelemetryRollup, Vehicle
 from devices.services import record_opt_out
 from devices.telemetry import LatestState
-from dispatch import execution, measurement, selectors
+from dispatch import execution, measurement, participation, selectors
 from dispatch.guardrails import check_event
 from dispatch.models import DispatchGroup, Event, EventParticipant
 from dispatch.selectors import other_events
@@ -71,6 +71,10 @@ def ensure_demo_events(*, utility: Utility) -> int:
             ):
                 continue
             created += _ensure_past_event(utility, program, spec, actor=operator)
+        # Last month's participation credits, as beat pays them daily.
+        last_month = participation.previous_month(timezone.localdate(timezone=utility.tzinfo))
+        for program in Program.objects.select_related("utility").order_by("pk"):
+            participation.award_monthly_credits(program=program, month=last_month)
     return created
 
 

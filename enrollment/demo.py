@@ -46,6 +46,7 @@ SEASONS = [
 ]
 WEEKDAYS = [0, 1, 2, 3, 4]
 DATA_SHARING = ["telemetry", "charging_schedule"]
+COHORT_ENROLLED_DAYS_AGO = 120  # the dispatch cohort joined peak relief in the summer
 
 Kind = Program.Kind
 Status = Enrollment.Status
@@ -177,6 +178,10 @@ OFFERS = (
     OfferSpec(
         "peak-relief-v2h", Offer.CAPACITY_PAYMENT, "Peak relief seasonal capacity", "PRCAP",
         {"rate_per_kw": Decimal("25.00"), "season_cap": Decimal("300.00")}, False,
+    ),
+    OfferSpec(
+        "peak-relief-v2h", Offer.MONTHLY_CREDIT, "Peak relief monthly credit", "PRMON",
+        {"amount": Decimal("5.00"), "forfeit_after_opt_outs": 2}, False,
     ),
     OfferSpec(
         "v2g-pilot", Offer.CAPACITY_PAYMENT, "V2G seasonal capacity", "V2GCAP",
@@ -350,6 +355,11 @@ def _ensure_enrollments(*, utility: Utility, programs: dict[str, Program], admin
                 partner=vehicle.partner,
                 now=now,
             )
+    # The dispatch cohort has taken part since the summer (its past events and monthly
+    # participation credits need that history).
+    Enrollment.objects.filter(
+        program__slug="peak-relief-v2h", activated_at__gte=now - timedelta(days=1)
+    ).update(activated_at=now - timedelta(days=COHORT_ENROLLED_DAYS_AGO))
     smart = programs["smart-charge"]
     # One staff override: a customer about to move to an eligible rate.
     if not Enrollment.objects.filter(program=smart).exclude(override_reason="").exists():
