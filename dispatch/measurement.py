@@ -975,6 +975,12 @@ def measure_event(
         event = Event.objects.select_related("program", "utility").get(pk=event_id)
     except Event.DoesNotExist:
         raise MeasurementError(f"There is no event #{event_id}.") from None
+    check_measurable(event, now=now)
+    return _measure(event, now=now, actor=actor, award=award)
+
+
+def check_measurable(event: Event, *, now: datetime) -> None:
+    """Refuse (``MeasurementError``) an event that cannot be measured at ``now``."""
     status = event.status_at(now)
     if status == Event.Status.CANCELLED:
         raise NotMeasurable(f"{event} was cancelled before it started: nothing to measure.")
@@ -986,6 +992,9 @@ def measure_event(
             f"{event} has not ended yet (it ends at {ends:%Y-%m-%d %H:%M %Z}); it can be "
             "measured once it has."
         )
+
+
+def _measure(event: Event, *, now: datetime, actor: User | None, award: bool) -> MeasureResult:
     grid = mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
     participants = _dispatched(event)
     result, measured = compute_measurement(event, participants, grid=grid)

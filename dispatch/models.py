@@ -82,6 +82,8 @@ class Event(TenantOwned):
     # Measurement and verification (``dispatch.measurement``): when the event was measured,
     # and the per-interval totals and summary it produced.
     measured_at = models.DateTimeField(null=True, blank=True)
+    # "Measure now" on a large event: measured in the background, asked for at this time.
+    measure_requested_at = models.DateTimeField(null=True, blank=True)
     measurement = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -202,6 +203,7 @@ class EventReportView(UtilityViewMixin, DetailView):
             ),
             measure_due_at=event.ends_at + measurement.measure_delay(),
             measure_overdue=now >= event.ends_at + measurement.measure_delay(),
+            measuring=measuring(event),
         )
         if event.measured_at is None:
             return ctx
@@ -225,16 +227,28 @@ class EventReportView(UtilityViewMixin, DetailView):
         return ctx
 
 
+def measuring(event: Event) -> bool:
+    """A background measurement was asked for and has not finished yet."""
+    requested = event.measure_requested_at
+    return requested is not None and (event.measured_at is None or event.measured_at < requested)
+
+
 class EventMeasureView(UtilityViewMixin, View):
     """Measure now: measures the ended event at once, then awards its incentives in the
-    background (one award per participant can take a while for a large event)."""
+    background (one award per participant can take a while for a large event). An event
+    with more than ``DISPATCH_MEASURE_INLINE_MAX_VEHICLES`` dispatched vehicles is measured
+    in the background too, the report saying so (and refreshing) until it is done."""
 
     required_capability = Cap.DISPATCH_EVENTS
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
         event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
+        vehicles = _dispatched(event).count()
         try:
+            if vehicles > settings.DISPATCH_MEASURE_INLINE_MAX_VEHICLES:
+                measurement.check_measurable(event, now=timezone.now())
+                return self._in_background(request, event, vehicles)
             result = measurement.measure_event(event.pk, actor=request.user, award=False)
         except measurement.MeasurementError as exc:
             # The report again, saying why (nothing was changed).
@@ -250,6 +264,22 @@ class EventMeasureView(UtilityViewMixin, View):
             request,
             f"Measured: {result.delivered_kwh:g} kWh delivered by {result.participants} "
             "dispatched vehicle(s). Performance incentives are being awarded.",
+        )
+        return HttpResponseRedirect(
+            reverse("utility:event_report", args=[request.utility.slug, event.pk])
+        )
+
+    def _in_background(self, request, event: Event, vehicles: int):
+        if not measuring(event):  # a second click while it runs queues nothing more
+            event.measure_requested_at = timezone.now()
+            Event.objects.filter(pk=event.pk).update(
+                measure_requested_at=event.measure_requested_at
+            )
+            enqueue_on_commit(tasks.measure_event, utility_id=request.utility.pk, event_id=event.pk)
+        messages.info(
+            request,
+            f"Measuring {vehicles:,} dispatched vehicles in the background: the report appears "
+            "here when it is done (this page refreshes on its own).",
         )
         return HttpResponseRedirect(
             reverse("utility:event_report", args=[request.utility.slug, event.pk])

@@ -354,6 +354,11 @@ DISPATCH_OFFLINE_AFTER_MINUTES = env_int("DISPATCH_OFFLINE_AFTER_MINUTES", 30, m
 # M&V: an event is measured this long after it ended, once late telemetry has arrived.
 DISPATCH_MEASURE_DELAY_MINUTES = env_int("DISPATCH_MEASURE_DELAY_MINUTES", 30, minimum=0)
 DISPATCH_CONSOLE_REFRESH_SECONDS = env_int("DISPATCH_CONSOLE_REFRESH_SECONDS", 10, minimum=1)
+# "Measure now" measures events with up to this many dispatched vehicles during the request;
+# larger ones in the background (a worker), the report page following until it is done.
+DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(
+    "DISPATCH_MEASURE_INLINE_MAX_VEHICLES", 2000, minimum=0
+)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},

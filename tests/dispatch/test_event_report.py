@@ -171,6 +171,57 @@ def test_measure_now_measures_and_awards(
         assert Incentive.objects.get().amount == Decimal(str(_delivered_kwh(event) * 2))
 
 
+def test_measure_now_runs_a_large_event_in_the_background(
+    client, utility_a, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    settings.DISPATCH_MEASURE_INLINE_MAX_VEHICLES = 0  # every event counts as large
+    program = funded_program(utility_a, min_notice_minutes=0, kind="v2h")
+    performance_offer(program)
+    enrollment = participant(program)
+    event = _ended_event(utility_a, program=program, enrollment=enrollment)
+    queued = []
+    # What the worker would receive, kept to run by hand once the page has been checked.
+    monkeypatch.setattr(
+        tasks.measure_event, "apply_async", lambda kwargs, **_: queued.append(kwargs)
+    )
+    operator = _login(client, utility_a)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(_url("event_measure", utility_a, event.pk))
+        operator.post(_url("event_measure", utility_a, event.pk))  # an impatient second click
+
+    assert response.status_code == 302
+    assert queued == [{"utility_id": utility_a.pk, "event_id": event.pk}]  # queued once
+    event.refresh_from_db()
+    assert event.measured_at is None and event.measure_requested_at is not None
+    page = client.get(response["Location"]).content.decode()
+    assert "Measuring 1 dispatched vehicles in the background" in page
+    assert "Measuring in the background" in page
+    assert '<meta http-equiv="refresh" content="15">' in page
+    assert "Measure now</button>" not in page
+
+    # The worker's run measures and awards; the page shows the report.
+    monkeypatch.undo()
+    tasks.measure_event.apply(kwargs=queued[0]).get()
+
+    event.refresh_from_db()
+    assert event.measured_at > event.measure_requested_at
+    assert event.measurement["incentives"] == {"awarded": 1, "errors": []}
+    page = client.get(response["Location"]).content.decode()
+    assert "Measuring in the background" not in page and 'http-equiv="refresh"' not in page
+    assert "Measure again</button>" in page
+
+
+def test_measure_now_refuses_a_large_event_that_has_not_ended(client, utility_a, settings):
+    settings.DISPATCH_MEASURE_INLINE_MAX_VEHICLES = 0
+    event = mv_event(utility_a, starts_at=timezone.now() + timedelta(minutes=30))
+    response = _login(client, utility_a).post(_url("event_measure", utility_a, event.pk))
+    assert response.status_code == 200
+    assert "has not ended yet" in response.content.decode()
+    event.refresh_from_db()
+    assert event.measure_requested_at is None
+
+
 def test_measure_now_refuses_an_event_that_has_not_ended(client, utility_a):
     event = mv_event(utility_a, starts_at=timezone.now() + timedelta(minutes=30))
     response = _login(client, utility_a).post(_url("event_measure", utility_a, event.pk))
