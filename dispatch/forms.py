@@ -251,3 +251,35 @@ class EventActionForm(forms.Form):
     expected_modification = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
     minutes = forms.IntegerField(min_value=1, max_value=24 * 60, required=False)
     reason = forms.CharField(required=False, max_length=500)
+
+
+class GridSignalSourceForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    vtn_url = forms.URLField(
+        max_length=300,
+        label="VTN URL",
+        assume_scheme="https",
+        help_text="The grid operator's OpenADR 2.0b VTN, e.g. "
+        "http://127.0.0.1:8080/OpenADR2/Simple/2.0b.",
+    )
+    ven_name = forms.CharField(
+        max_length=100, label="VEN name", help_text="The name this portal registers under."
+    )
+    active = forms.BooleanField(required=False, initial=True, help_text="Poll this VTN for events.")
+
+
+class GridSignalRouteForm(forms.Form):
+    market_context = forms.CharField(
+        max_length=200, help_text="As the VTN sends it, e.g. oadr://iso/peak."
+    )
+    program = forms.ModelChoiceField(queryset=Program.objects.none())
+    event_type = forms.ChoiceField(
+        required=False,
+        label="Event type",
+        choices=[("", "The program's kind (V1G load reduction, V2H home supply, V2G export)")]
+        + [(v, label) for v, label in Event.Type.choices if v != Event.Type.PRICE_SIGNAL],
+    )
+
+    def __init__(self, *args, programs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].queryset = programs

@@ -244,3 +244,100 @@ class EventParticipant(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} in event {self.event_id} ({self.role})"
+
+
+class GridSignalSource(TenantOwned):
+    """A grid operator's system that calls events: the portal polls it as an OpenADR 2.0b VEN
+    (``dispatch.ven``) and turns its events into the utility's events (``grid_signals``)."""
+
+    class Protocol(models.TextChoices):
+        OPENADR_20B = "openadr_2.0b", "OpenADR 2.0b (VEN, HTTP pull)"
+
+    name = models.CharField(max_length=120)
+    protocol = models.CharField(
+        max_length=20, choices=Protocol.choices, default=Protocol.OPENADR_20B
+    )
+    vtn_url = models.URLField(
+        max_length=300, help_text="e.g. http://127.0.0.1:8080/OpenADR2/Simple/2.0b"
+    )
+    ven_name = models.CharField(max_length=100, help_text="The name this portal registers under.")
+    active = models.BooleanField(default=True)
+    # Assigned by the VTN when the VEN registers.
+    ven_id = models.CharField(max_length=100, blank=True)
+    registration_id = models.CharField(max_length=100, blank=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "name"], name="unique_grid_source_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GridSignalRoute(TenantOwned):
+    """Which program (and event type) a source's market context calls."""
+
+    source = models.ForeignKey(GridSignalSource, on_delete=models.CASCADE, related_name="routes")
+    market_context = models.CharField(max_length=200, help_text="e.g. oadr://pvp/peak-relief")
+    program = models.ForeignKey("enrollment.Program", on_delete=models.PROTECT, related_name="+")
+    event_type = models.CharField(
+        max_length=24,
+        choices=Event.Type.choices,
+        blank=True,
+        help_text="Empty: the program's kind decides (V1G load reduction, V2H home supply, "
+        "V2G export).",
+    )
+
+    class Meta:
+        ordering = ["market_context"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "market_context"], name="unique_grid_route_context"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_context} → {self.program_id}"
+
+
+class GridSignal(TenantOwned):
+    """One event (one modification of it) a source sent, what it said and what the portal
+    answered: the log that makes a repeated delivery get the same answer."""
+
+    class Response(models.TextChoices):
+        OPT_IN = "optIn", "Opted in"
+        OPT_OUT = "optOut", "Opted out"
+
+    source = models.ForeignKey(GridSignalSource, on_delete=models.CASCADE, related_name="signals")
+    vtn_event_id = models.CharField(max_length=100)
+    modification_number = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField()
+    market_context = models.CharField(max_length=200, blank=True)
+    vtn_status = models.CharField(max_length=20, blank=True)  # far, near, active, cancelled…
+    starts_at = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    target_kw = models.FloatField(null=True, blank=True)
+    test_event = models.BooleanField(default=False)
+    response = models.CharField(max_length=6, choices=Response.choices)
+    outcome = models.CharField(max_length=500)
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="grid_signals"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "vtn_event_id", "modification_number"],
+                name="unique_grid_signal_modification",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vtn_event_id} #{self.modification_number} ({self.response})"

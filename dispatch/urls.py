@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dispatch import group_views, report_views, views
+from dispatch import grid_views, group_views, report_views, views
 
 urlpatterns = [
     path("events/", views.EventListView.as_view(), name="event_list"),
@@ -33,5 +33,27 @@ urlpatterns = [
         "groups/<int:pk>/edit/",
         group_views.DispatchGroupEditView.as_view(),
         name="dispatch_group_edit",
+    ),
+    path("grid-signals/", grid_views.GridSourceListView.as_view(), name="grid_source_list"),
+    path("grid-signals/new/", grid_views.GridSourceCreateView.as_view(), name="grid_source_create"),
+    path(
+        "grid-signals/<int:pk>/",
+        grid_views.GridSourceDetailView.as_view(),
+        name="grid_source_detail",
+    ),
+    path(
+        "grid-signals/<int:pk>/edit/",
+        grid_views.GridSourceEditView.as_view(),
+        name="grid_source_edit",
+    ),
+    path(
+        "grid-signals/<int:pk>/routes/",
+        grid_views.GridRouteAddView.as_view(),
+        name="grid_route_add",
+    ),
+    path(
+        "grid-signals/<int:pk>/routes/<int:route_pk>/remove/",
+        grid_views.GridRouteRemoveView.as_view(),
+        name="grid_route_remove",
     ),
 ]

@@ -25,6 +25,7 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         [
             (Cap.VIEW_EVENTS, "utility:event_list", "Events"),
             (Cap.VIEW_EVENTS, "utility:dispatch_group_list", "Dispatch groups"),
+            (Cap.VIEW_EVENTS, "utility:grid_source_list", "Grid signals"),
         ],
     ),
     (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.dispatch.console_support import event_this_month
-from tests.dispatch.events_support import make_event
+from tests.dispatch.events_support import make_event, open_program
+from tests.dispatch.grid_support import route, source
 from tests.dispatch.mv_support import first_vin, measured_event
 from tests.dispatch.targeting_support import make_group
 from tests.isolation import Case, pk_kwargs
@@ -15,6 +18,26 @@ def _program_name(event) -> str:
 
 def _group_name(group) -> str:
     return group.name
+
+
+def _source_name(src) -> str:
+    return src.name
+
+
+_serial = itertools.count(1)
+
+
+def _make_route(utility):
+    src = _make_source(utility)
+    return route(src, open_program(utility, status="open"))
+
+
+def _route_kwargs(r) -> dict:
+    return {"pk": r.source_id, "route_pk": r.pk}
+
+
+def _make_source(utility):
+    return source(utility, name=f"{utility.name} VTN {next(_serial)}")
 
 
 DISPATCH_CASES: dict[str, Case] = {
@@ -33,4 +56,10 @@ DISPATCH_CASES: dict[str, Case] = {
     "utility:dispatch_group_create": Case(),
     "utility:dispatch_group_detail": Case(make=make_group, kwargs=pk_kwargs, marker=_group_name),
     "utility:dispatch_group_edit": Case(make=make_group, kwargs=pk_kwargs, marker=_group_name),
+    "utility:grid_source_list": Case(make=_make_source, marker=_source_name),
+    "utility:grid_source_create": Case(),
+    "utility:grid_source_detail": Case(make=_make_source, kwargs=pk_kwargs, marker=_source_name),
+    "utility:grid_source_edit": Case(make=_make_source, kwargs=pk_kwargs, marker=_source_name),
+    "utility:grid_route_add": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
+    "utility:grid_route_remove": Case(make=_make_route, kwargs=_route_kwargs),
 }

@@ -1,4 +1,4 @@
-"""``manage.py run_portal``: the web server, a Celery worker, Celery beat and (once the demo
+"""``manage.py run_portal``: the web server, a Celery worker, Celery beat, the OpenADR VEN and (once the demo
 is seeded) the fleet simulator in one terminal.
 
 For a laptop or a demo. Each runs as a child process in its own process group, so Ctrl-C
@@ -99,6 +99,8 @@ class Command(BaseCommand):
                     str(var_dir / "celerybeat-schedule"),
                 ],
             ),
+            # The OpenADR VEN of the utilities' grid signal sources (idle while there are none).
+            Child("ven", [python, manage_py, "run_ven"]),
         ]
         if noreload:
             children[0].argv.append("--noreload")
@@ -139,7 +141,7 @@ class Command(BaseCommand):
                 f"{failed.name} exited with code {failed.process.returncode}; stopping the others."
             )
         else:
-            self.stdout.write("Stopping web, worker and beat…")
+            self.stdout.write("Stopping web, worker, beat and VEN…")
         self._stop_all(children, force=force)
         if failed is not None:
             raise CommandError(f"{failed.name} stopped unexpectedly.")
@@ -200,7 +202,7 @@ class Command(BaseCommand):
         host = "127.0.0.1" if addr in ("0.0.0.0", "") else addr  # noqa: S104
         url = f"http://{host}:{port}/"
         self.stdout.write(
-            f"V2X portal: {url}  (web, Celery worker and beat, fleet simulator; Ctrl-C stops all)"
+            f"V2X portal: {url}  (web, Celery worker and beat, OpenADR VEN, fleet simulator; Ctrl-C stops all)"
         )
         self.stdout.write(f"Health: {url}healthz   Admin: {url}admin/   API docs: {url}api/docs/")
         sample = demo.LOGINS[0]

@@ -1,0 +1,172 @@
+"""Grid signal pages under /u/<utility_slug>/grid-signals/: the utility's OpenADR sources
+(VTN, registration, last contact or error), which market context calls which program, and
+every event each source sent with the portal's answer. Viewing needs VIEW_EVENTS, changing
+DISPATCH_EVENTS; every change is audited (``grid_signals.save_source`` / ``add_route`` /
+``remove_route``)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView
+
+from dispatch import grid_signals
+from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
+from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource
+from enrollment.models import Program
+from portal.roles import Cap
+from portal.views import UtilityViewMixin
+
+SIGNALS_PER_PAGE = 50
+RECENT_SIGNALS = 20
+
+
+def _detail_url(request, source) -> str:
+    return reverse("utility:grid_source_detail", args=[request.utility.slug, source.pk])
+
+
+def _programs():
+    return Program.objects.exclude(status=Program.Status.DRAFT).order_by("name")
+
+
+class GridSourceListView(UtilityViewMixin, ListView):
+    required_capability = Cap.VIEW_EVENTS
+    template_name = "dispatch/grid_source_list.html"
+    context_object_name = "sources"
+
+    def get_queryset(self):
+        return GridSignalSource.objects.prefetch_related("routes__program").order_by("name")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["can_dispatch"] = self.request.access.can(Cap.DISPATCH_EVENTS)
+        ctx["signals"] = GridSignal.objects.select_related("source", "event").order_by(
+            "-received_at", "-id"
+        )[:RECENT_SIGNALS]
+        return ctx
+
+
+class GridSourceDetailView(UtilityViewMixin, DetailView):
+    required_capability = Cap.VIEW_EVENTS
+    template_name = "dispatch/grid_source_detail.html"
+    context_object_name = "source"
+
+    def get_queryset(self):
+        return GridSignalSource.objects.all()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        page = Paginator(
+            self.object.signals.select_related("event").order_by("-received_at", "-id"),
+            SIGNALS_PER_PAGE,
+        ).get_page(self.request.GET.get("page"))
+        can_dispatch = self.request.access.can(Cap.DISPATCH_EVENTS)
+        ctx.update(
+            routes=self.object.routes.select_related("program"),
+            page_obj=page,
+            paginator=page.paginator,
+            is_paginated=page.has_other_pages(),
+            signals=page.object_list,
+            can_dispatch=can_dispatch,
+            route_form=kwargs.get("route_form")
+            or (GridSignalRouteForm(programs=_programs()) if can_dispatch else None),
+        )
+        return ctx
+
+
+class GridSourceFormMixin(UtilityViewMixin):
+    required_capability = Cap.DISPATCH_EVENTS
+    template_name = "dispatch/grid_source_form.html"
+    form_class = GridSignalSourceForm
+    source: GridSignalSource | None = None
+
+    def form_valid(self, form):
+        try:
+            source = grid_signals.save_source(
+                utility=self.request.utility,
+                source=self.source,
+                actor=self.request.user,
+                **{name: form.cleaned_data[name] for name in grid_signals.SOURCE_FIELDS},
+            )
+        except grid_signals.SourceError as exc:
+            form.add_error(exc.details.get("field"), exc.message)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            f"Saved “{source}”. The VEN picks the change up within a minute.",
+        )
+        return HttpResponseRedirect(_detail_url(self.request, source))
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(source=self.source, **kwargs)
+
+
+class GridSourceCreateView(GridSourceFormMixin, FormView):
+    def get_initial(self):
+        return {"ven_name": f"{self.request.utility.slug}-portal", "active": True}
+
+
+class GridSourceEditView(GridSourceFormMixin, FormView):
+    @cached_property
+    def source(self) -> GridSignalSource:  # looked up after the capability check
+        return get_object_or_404(GridSignalSource.objects.all(), pk=self.kwargs["pk"])
+
+    def get_initial(self):
+        return {name: getattr(self.source, name) for name in grid_signals.SOURCE_FIELDS}
+
+
+class GridRouteAddView(UtilityViewMixin, View):
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        source = get_object_or_404(GridSignalSource.objects.all(), pk=kwargs["pk"])
+        form = GridSignalRouteForm(request.POST, programs=_programs())
+        if form.is_valid():
+            try:
+                grid_signals.add_route(
+                    source=source,
+                    market_context=form.cleaned_data["market_context"],
+                    program=form.cleaned_data["program"],
+                    event_type=form.cleaned_data["event_type"],
+                    actor=request.user,
+                )
+            except grid_signals.SourceError as exc:
+                form.add_error(exc.details.get("field"), exc.message)
+            else:
+                messages.success(request, f"{form.cleaned_data['market_context']} now calls "
+                                 f"{form.cleaned_data['program']}.")  # fmt: skip
+                return HttpResponseRedirect(_detail_url(request, source))
+        view = GridSourceDetailView(request=request, kwargs=kwargs, object=source)
+        view.object = source
+        return view.render_to_response(view.get_context_data(route_form=form))
+
+
+class GridRouteRemoveView(UtilityViewMixin, View):
+    """GET asks for confirmation; POST removes the mapping (audited)."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+
+    def _route(self) -> GridSignalRoute:
+        return get_object_or_404(
+            GridSignalRoute.objects.select_related("source", "program"),
+            pk=self.kwargs["route_pk"],
+            source_id=self.kwargs["pk"],
+        )
+
+    def get(self, request, *args, **kwargs):
+        return TemplateResponse(
+            request, "dispatch/grid_route_confirm_remove.html", {"route": self._route()}
+        )
+
+    def post(self, request, *args, **kwargs):
+        route = self._route()
+        grid_signals.remove_route(route=route, actor=request.user)
+        messages.success(request, f"{route.market_context} no longer calls a program.")
+        return HttpResponseRedirect(_detail_url(request, route.source))
