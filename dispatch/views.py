@@ -176,6 +176,11 @@ class EventDetailView(UtilityViewMixin, DetailView):
             tz=self.request.utility.tzinfo,
             history=selectors.event_history(event),
             targets=selectors.targets_display(event),
+            grid_signal=(
+                event.grid_signals.select_related("source").order_by("-modification_number").first()
+                if event.source == Event.Source.GRID_PROTOCOL
+                else None
+            ),
             can_cancel=can_dispatch and status in Event.CANCELLABLE,
             can_end_early=can_dispatch and status in Event.ENDABLE,
             can_extend=can_dispatch and status in Event.EXTENDABLE,

@@ -154,6 +154,7 @@ def test_the_pages_show_what_each_source_sent_and_the_answers(operator, utility_
         reverse("utility:event_detail", args=[utility_a.slug, event.pk])
     ).content.decode()
     assert "Grid protocol" in event_page
+    assert "ISO VTN</a>, VTN event <code>evt-1</code> (modification 0)" in event_page
 
 
 @pytest.mark.parametrize(
