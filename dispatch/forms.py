@@ -253,6 +253,9 @@ class EventActionForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
 
+FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){9}[0-9A-F]{2}")
+
+
 class GridSignalSourceForm(forms.Form):
     name = forms.CharField(max_length=120)
     vtn_url = forms.URLField(
@@ -265,7 +268,22 @@ class GridSignalSourceForm(forms.Form):
     ven_name = forms.CharField(
         max_length=100, label="VEN name", help_text="The name this portal registers under."
     )
+    vtn_fingerprint = forms.CharField(
+        max_length=32,
+        required=False,
+        label="VTN certificate fingerprint",
+        help_text="e.g. 3F:8A:…:C2 (10 pairs). When given, every message from the VTN must be "
+        "signed by that certificate; others are dropped.",
+    )
     active = forms.BooleanField(required=False, initial=True, help_text="Poll this VTN for events.")
+
+    def clean_vtn_fingerprint(self):
+        value = self.cleaned_data["vtn_fingerprint"].strip().upper().replace("-", ":")
+        if value and not FINGERPRINT.fullmatch(value):
+            raise ValidationError(
+                "An OpenADR fingerprint is 10 pairs of hex digits separated by colons."
+            )
+        return value
 
 
 class GridSignalRouteForm(forms.Form):

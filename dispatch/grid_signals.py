@@ -343,7 +343,7 @@ class SourceError(services.EventError):
     code = "grid_source_refused"
 
 
-SOURCE_FIELDS = ("name", "vtn_url", "ven_name", "active")
+SOURCE_FIELDS = ("name", "vtn_url", "ven_name", "vtn_fingerprint", "active")
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from django.views.generic import DetailView, FormView, ListView
 from dispatch import grid_signals
 from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
 from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.ven import ven_certificate_fingerprint
 from enrollment.models import Program
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
@@ -74,6 +75,7 @@ class GridSourceDetailView(UtilityViewMixin, DetailView):
             is_paginated=page.has_other_pages(),
             signals=page.object_list,
             can_dispatch=can_dispatch,
+            ven_fingerprint=ven_certificate_fingerprint(),
             route_form=kwargs.get("route_form")
             or (GridSignalRouteForm(programs=_programs()) if can_dispatch else None),
         )

@@ -261,6 +261,8 @@ class GridSignalSource(TenantOwned):
         max_length=300, help_text="e.g. http://127.0.0.1:8080/OpenADR2/Simple/2.0b"
     )
     ven_name = models.CharField(max_length=100, help_text="The name this portal registers under.")
+    # When set, every message from the VTN must carry an XML signature by this certificate.
+    vtn_fingerprint = models.CharField(max_length=32, blank=True)
     active = models.BooleanField(default=True)
     # Assigned by the VTN when the VEN registers.
     ven_id = models.CharField(max_length=100, blank=True)

@@ -5,7 +5,10 @@ polling its VTN (HTTP pull) and answering each event with what ``grid_signals`` 
 starts clients for new or changed sources, stops those of sources removed or switched off,
 and retries sources whose VTN could not be reached or refused the registration (the reason
 is kept in ``last_error``). The VEN id and registration id the VTN assigns are stored on the
-source, so a restarted VEN registers as itself. ``manage.py run_ven`` runs it; ``run_portal``
+source, so a restarted VEN registers as itself. With ``OPENADR_VEN_CERT`` / ``_KEY`` the VEN
+talks mutual TLS (the VTN's certificate checked against ``OPENADR_CA_FILE``) and signs its
+messages; a source's ``vtn_fingerprint`` makes it drop every VTN message not signed
+by that certificate (OpenLEADR validates each against the OpenADR schema first). ``manage.py run_ven`` runs it; ``run_portal``
 starts that beside the web server, worker and beat. One VEN process per deployment.
 """
 
@@ -17,10 +20,12 @@ from dataclasses import dataclass
 from functools import partial
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from openleadr import OpenADRClient
+from openleadr.utils import certificate_fingerprint
 
 from devices.adapters.webhook import EndpointNotAllowed, check_endpoint
 from dispatch import grid_signals
@@ -35,10 +40,24 @@ class SourceConfig:
     vtn_url: str
     ven_name: str
     ven_id: str
+    vtn_fingerprint: str
 
     @property
     def key(self) -> tuple:
-        return (self.vtn_url, self.ven_name)
+        return (self.vtn_url, self.ven_name, self.vtn_fingerprint)
+
+
+def ven_certificate_fingerprint() -> str:
+    """The OpenADR fingerprint of the VEN's certificate (``OPENADR_VEN_CERT``), for the VTN's
+    operator; empty when the VEN does not sign."""
+    path = settings.OPENADR_VEN_CERT
+    if not path:
+        return ""
+    try:
+        with open(path) as pem:
+            return certificate_fingerprint(pem.read())
+    except (OSError, ValueError) as error:
+        return f"(the certificate could not be read: {error})"
 
 
 def active_sources() -> list[SourceConfig]:
@@ -46,7 +65,7 @@ def active_sources() -> list[SourceConfig]:
     with scopes_disabled():
         rows = GridSignalSource.objects.filter(
             active=True, protocol=GridSignalSource.Protocol.OPENADR_20B
-        ).values_list("pk", "vtn_url", "ven_name", "ven_id")
+        ).values_list("pk", "vtn_url", "ven_name", "ven_id", "vtn_fingerprint")
         return [SourceConfig(*row) for row in rows.order_by("pk")]
 
 
@@ -89,11 +108,26 @@ class VenRunner:
         except EndpointNotAllowed as refused:
             await sync_to_async(_note)(source.pk, last_error=str(refused)[:500])
             return
+        signing = bool(settings.OPENADR_VEN_CERT and settings.OPENADR_VEN_KEY)
+        if signing and not (settings.OPENADR_CA_FILE and url.startswith("https://")):
+            # OpenLEADR sends a certificate only over mutual TLS, checked against a CA file.
+            await sync_to_async(_note)(
+                source.pk,
+                last_error="With a VEN certificate (OPENADR_VEN_CERT) the VTN must be on "
+                "https:// and OPENADR_CA_FILE must name the CA that signed its certificate.",
+            )
+            return
         client = OpenADRClient(
             ven_name=source.ven_name,
             vtn_url=url,
             ven_id=source.ven_id or None,
             show_fingerprint=False,
+            cert=settings.OPENADR_VEN_CERT if signing else None,
+            key=settings.OPENADR_VEN_KEY if signing else None,
+            passphrase=settings.OPENADR_VEN_KEY_PASSPHRASE or None,
+            # Messages without this certificate's signature are dropped unread.
+            vtn_fingerprint=source.vtn_fingerprint or None,
+            ca_file=settings.OPENADR_CA_FILE or None,
         )
         handler = partial(self._on_event, source.pk)
         client.add_handler("on_event", handler)
@@ -109,11 +143,13 @@ class VenRunner:
             return
         if not client.registration_id:
             await self._close(client)
-            await sync_to_async(_note)(
-                source.pk,
-                last_error="The VTN could not be reached or refused the registration; "
-                "trying again shortly.",
+            why = (
+                "The VTN could not be reached, refused the registration or answered with a "
+                "message that is not valid OpenADR"
+                + (" signed by the expected certificate" if source.vtn_fingerprint else "")
+                + "; trying again shortly."
             )
+            await sync_to_async(_note)(source.pk, last_error=why)
             return
         self.clients[source.pk] = (source.key, client)
         await sync_to_async(_note)(

@@ -354,6 +354,13 @@ DISPATCH_OFFLINE_AFTER_MINUTES = env_int("DISPATCH_OFFLINE_AFTER_MINUTES", 30, m
 # M&V: an event is measured this long after it ended, once late telemetry has arrived.
 DISPATCH_MEASURE_DELAY_MINUTES = env_int("DISPATCH_MEASURE_DELAY_MINUTES", 30, minimum=0)
 DISPATCH_CONSOLE_REFRESH_SECONDS = env_int("DISPATCH_CONSOLE_REFRESH_SECONDS", 10, minimum=1)
+# OpenADR VEN (``manage.py run_ven``): the certificate and key it signs its messages with
+# (PEM files; unsigned without them), the key's passphrase, and the CA bundle that checks a
+# VTN's HTTPS certificate.
+OPENADR_VEN_CERT = env_str("OPENADR_VEN_CERT", "")
+OPENADR_VEN_KEY = env_str("OPENADR_VEN_KEY", "")
+OPENADR_VEN_KEY_PASSPHRASE = env_str("OPENADR_VEN_KEY_PASSPHRASE", "")
+OPENADR_CA_FILE = env_str("OPENADR_CA_FILE", "")
 # "Measure now" measures events with up to this many dispatched vehicles during the request;
 # larger ones in the background (a worker), the report page following until it is done.
 DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(

@@ -170,3 +170,22 @@ def test_only_the_dispatch_capability_changes_sources(client, utility_a, role):
     assert can_view in (200, 403)
     with scopes_disabled():
         assert GridSignalSource.objects.get().name == src.name
+
+
+def test_a_vtn_fingerprint_is_checked_and_shown(operator, utility_a, settings):
+    data = {"name": "Signed VTN", "vtn_url": VTN, "ven_name": "pvp-portal", "active": "on"}
+
+    bad = operator.post(_url("source_create", utility_a), {**data, "vtn_fingerprint": "12:34"})
+    good = operator.post(
+        _url("source_create", utility_a),
+        {**data, "vtn_fingerprint": " 3f-8a-00-11-22-33-44-55-66-c2 "},
+    )
+
+    assert "10 pairs of hex digits" in bad.content.decode()
+    with scopes_disabled():
+        src = GridSignalSource.objects.get()
+    assert good.status_code == 302
+    assert src.vtn_fingerprint == "3F:8A:00:11:22:33:44:55:66:C2"
+    page = operator.get(_url("source_detail", utility_a, src.pk)).content.decode()
+    assert "messages not signed by <code>3F:8A:00:11:22:33:44:55:66:C2</code> are dropped" in page
+    assert "Unsigned: set <code>OPENADR_VEN_CERT</code>" in page

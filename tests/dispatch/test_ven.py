@@ -6,14 +6,21 @@ own callbacks are the evidence. A VTN that is down is retried, with the reason o
 from __future__ import annotations
 
 import asyncio
+import http.server
+import ipaddress
 import socket
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from openleadr import OpenADRServer
+from openleadr.utils import certificate_fingerprint
 
 from dispatch.models import Event, GridSignal, GridSignalSource
 from dispatch.ven import VenRunner
@@ -48,11 +55,48 @@ class Loop:
         self.thread.join(10)
 
 
-class Vtn:
-    """OpenLEADR's VTN: it registers any VEN under ``VEN_ID`` and records the opt answers."""
+def certificate(tmp_path, name: str) -> tuple[str, str, str]:
+    """A self-signed RSA certificate and key (PEM files) and its OpenADR fingerprint."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert_pem)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path), certificate_fingerprint(cert_pem.decode())
 
-    def __init__(self, loop: Loop, port: int):
+
+class Vtn:
+    """OpenLEADR's VTN: it registers any VEN under ``VEN_ID`` and records the opt answers.
+    With ``cert``/``key`` it signs its messages, and with ``ven_fingerprint`` it checks the
+    VEN's signatures."""
+
+    def __init__(
+        self, loop: Loop, port: int, *, cert=None, key=None, ven_fingerprint=None, ven_cert=None
+    ):
         self.loop, self.port, self.opts = loop, port, []
+        self.scheme = "https" if ven_cert else "http"
 
         async def register(registration_info):
             return VEN_ID, f"reg-{VEN_ID}"
@@ -63,6 +107,15 @@ class Vtn:
                 http_host="127.0.0.1",
                 http_port=port,
                 requested_poll_freq=timedelta(seconds=1),
+                cert=cert,
+                key=key,
+                show_fingerprint=False,
+                fingerprint_lookup=(lambda ven_id: ven_fingerprint) if ven_fingerprint else None,
+                verify_message_signatures=bool(ven_fingerprint),
+                # Mutual TLS when the VEN has a certificate: OpenADR's transport.
+                http_cert=cert if ven_cert else None,
+                http_key=key if ven_cert else None,
+                http_ca_file=ven_cert,
             )
             server.add_handler("on_create_party_registration", register)
             await server.run_async()
@@ -72,7 +125,7 @@ class Vtn:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
+        return f"{self.scheme}://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
 
     async def _opt(self, ven_id, event_id, opt_type):
         self.opts.append((event_id, opt_type))
@@ -220,3 +273,113 @@ def test_a_vtn_outside_loopback_is_never_called(utility_a, loop):
     finally:
         loop.loop.call_soon_threadsafe(stop.set)
         running.result(30)
+
+
+def _run_ven(loop):
+    stop = asyncio.Event()
+    runner = VenRunner(reload_seconds=1.0)
+    return stop, runner, asyncio.run_coroutine_threadsafe(runner.run(stop), loop.loop)
+
+
+def _stop_ven(loop, stop, running):
+    loop.loop.call_soon_threadsafe(stop.set)
+    running.result(30)
+
+
+def test_mutual_tls_and_signed_messages_both_ways_when_certificates_are_set(
+    utility_a, loop, tmp_path, settings
+):
+    vtn_cert, vtn_key, vtn_fp = certificate(tmp_path, "iso-vtn")
+    ven_cert, ven_key, ven_fp = certificate(tmp_path, "portal-ven")
+    settings.OPENADR_VEN_CERT, settings.OPENADR_VEN_KEY = ven_cert, ven_key
+    settings.OPENADR_CA_FILE = vtn_cert  # the VTN's (self-signed) certificate is the trust root
+    vtn = Vtn(
+        loop, free_port(), cert=vtn_cert, key=vtn_key, ven_fingerprint=ven_fp, ven_cert=ven_cert
+    )
+    assert vtn.url.startswith("https://")
+    src = source(utility_a, vtn_url=vtn.url, vtn_fingerprint=vtn_fp)
+    route(src, open_program(utility_a, status="open"), market_context="oadr://iso/peak")
+    starts = (timezone.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+    event_id = vtn.add_event(market_context="oadr://iso/peak", starts_at=starts)
+    stop, _, running = _run_ven(loop)
+    try:
+        wait_for(
+            lambda: (event_id, "optIn") in vtn.opts,
+            timeout=30,
+            message=f"the VTN heard {vtn.opts}",
+        )
+        (event,) = grid_events(utility_a)
+        assert event.starts_at == starts
+    finally:
+        _stop_ven(loop, stop, running)
+        vtn.stop()
+
+
+def test_a_vtn_signing_with_another_certificate_is_not_listened_to(
+    utility_a, loop, tmp_path, settings
+):
+    vtn_cert, vtn_key, _ = certificate(tmp_path, "impostor")
+    _, _, expected = certificate(tmp_path, "iso-vtn")
+    vtn = Vtn(loop, free_port(), cert=vtn_cert, key=vtn_key)
+    src = source(utility_a, vtn_url=vtn.url, vtn_fingerprint=expected)
+    route(src, open_program(utility_a, status="open"), market_context="oadr://iso/peak")
+    vtn.add_event(
+        market_context="oadr://iso/peak",
+        starts_at=timezone.now() + timedelta(hours=2),
+    )
+    stop, runner, running = _run_ven(loop)
+    try:
+        wait_for(lambda: _failed(src.pk), timeout=30, message="the mismatch was never recorded")
+        src.refresh_from_db()
+        assert "signed by the expected certificate" in src.last_error
+        assert runner.clients == {} and vtn.opts == []
+        assert grid_events(utility_a) == []
+    finally:
+        _stop_ven(loop, stop, running)
+        vtn.stop()
+
+
+HOSTILE = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY secret SYSTEM "file:///etc/passwd">
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<oadr:oadrPayload xmlns:oadr="http://openadr.org/oadr-2.0b/2012/07">
+  <oadr:oadrSignedObject><oadr:oadrCreatedPartyRegistration>&secret;&lol4;</oadr:oadrCreatedPartyRegistration></oadr:oadrSignedObject>
+</oadr:oadrPayload>"""
+
+
+class HostileVtn(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an XML bomb that also asks for a local file."""
+
+    def do_POST(self):  # noqa: N802 - the stdlib's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(HOSTILE)))
+        self.end_headers()
+        self.wfile.write(HOSTILE)
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+        pass
+
+
+def test_hostile_xml_from_a_vtn_is_refused_and_leaks_nothing(utility_a, loop):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileVtn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    src = source(utility_a, vtn_url=f"http://127.0.0.1:{port}/OpenADR2/Simple/2.0b")
+    stop, runner, running = _run_ven(loop)
+    try:
+        wait_for(lambda: _failed(src.pk), timeout=30, message="the refusal was never recorded")
+        src.refresh_from_db()
+        assert runner.clients == {} and src.ven_id == "" and src.registration_id == ""
+        assert "root:" not in src.last_error and "lollol" not in src.last_error
+        with scopes_disabled():
+            assert not GridSignal.objects.exists()
+    finally:
+        _stop_ven(loop, stop, running)
+        server.shutdown()
