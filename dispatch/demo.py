@@ -25,6 +25,7 @@ from devices.models import DeviceCommand, TelemetryRollup, Vehicle
 from devices.services import record_opt_out
 from devices.telemetry import LatestState
 from dispatch import execution, measurement, participation, selectors
+from dispatch.demo_vtn import ensure_demo_grid_source
 from dispatch.guardrails import check_event
 from dispatch.models import DispatchGroup, Event, EventParticipant
 from dispatch.selectors import other_events
@@ -71,6 +72,8 @@ def ensure_demo_events(*, utility: Utility) -> int:
             ):
                 continue
             created += _ensure_past_event(utility, program, spec, actor=operator)
+        # A grid operator calling events over OpenADR (its VTN runs with ``run_portal``).
+        ensure_demo_grid_source(utility=utility)
         # Last month's participation credits, as beat pays them daily.
         last_month = participation.previous_month(timezone.localdate(timezone=utility.tzinfo))
         for program in Program.objects.select_related("utility").order_by("pk"):

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.simulator.demo import demo_simulator_argv
+from dispatch.demo_vtn import demo_vtn_argv
 from portal import demo
 from portal.models import User
 
@@ -112,6 +113,10 @@ class Command(BaseCommand):
         )
         if fleet is not None:
             children.append(Child("fleet", fleet))
+        # The demo grid operator's OpenADR VTN (when the demo's grid signal source points at it).
+        vtn = demo_vtn_argv(python=python, manage_py=manage_py)
+        if vtn is not None:
+            children.append(Child("vtn", vtn))
 
         stop = threading.Event()
         force = threading.Event()
