@@ -213,6 +213,10 @@ def test_the_command_awards_a_past_month_and_refuses_one_not_over(program):
             program=program.slug,
             month=next_month,
         )
+    with pytest.raises(CommandError, match="has no program 'nope'"):
+        call_command(
+            "award_monthly_credits", utility=program.utility.slug, program="nope", month="2026-10"
+        )
     with pytest.raises(CommandError, match="is not YYYY-MM"):
         call_command(
             "award_monthly_credits", utility=program.utility.slug, program=program.slug, month="Oct"

@@ -9,12 +9,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from dispatch import participation
-from enrollment.models import Program
-from portal.management.base import TenantCommand
+from dispatch.management.base import ProgramCommand
 from portal.models import Utility
 
 
-class Command(TenantCommand):
+class Command(ProgramCommand):
     help = (
         "Award the program's monthly participation credit for --month (YYYY-MM) to every "
         "enrollment that took part all month, forfeited where its customer opted out of that "
@@ -24,14 +23,10 @@ class Command(TenantCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--program", required=True, help="The program's slug.")
         parser.add_argument("--month", required=True, help="e.g. 2026-10.")
 
     def handle_tenant(self, tenant: Utility, *args, **options):
-        try:
-            program = Program.objects.select_related("utility").get(slug=options["program"])
-        except Program.DoesNotExist:
-            raise CommandError(f"{tenant.slug} has no program {options['program']!r}.") from None
+        program = self.program(tenant, options["program"])
         try:
             month = date.fromisoformat(f"{options['month'].strip()}-01")
         except ValueError:

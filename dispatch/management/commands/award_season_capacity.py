@@ -6,12 +6,11 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from dispatch import measurement
-from enrollment.models import Program
-from portal.management.base import TenantCommand
+from dispatch.management.base import ProgramCommand
 from portal.models import Utility
 
 
-class Command(TenantCommand):
+class Command(ProgramCommand):
     help = (
         "Award the program's capacity payment for --season (e.g. 'Summer 2026') to every "
         "enrollment dispatched in that season's measured events, on its average delivered kW. "
@@ -20,14 +19,10 @@ class Command(TenantCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--program", required=True, help="The program's slug.")
         parser.add_argument("--season", required=True, help="e.g. 'Summer 2026'.")
 
     def handle_tenant(self, tenant: Utility, *args, **options):
-        try:
-            program = Program.objects.select_related("utility").get(slug=options["program"])
-        except Program.DoesNotExist:
-            raise CommandError(f"{tenant.slug} has no program {options['program']!r}.") from None
+        program = self.program(tenant, options["program"])
         try:
             awards = measurement.award_season_capacity(program=program, season=options["season"])
         except measurement.MeasurementError as exc:

@@ -100,8 +100,6 @@ class Command(BaseCommand):
                     str(var_dir / "celerybeat-schedule"),
                 ],
             ),
-            # The OpenADR VEN of the utilities' grid signal sources (idle while there are none).
-            Child("ven", [python, manage_py, "run_ven"]),
         ]
         if noreload:
             children[0].argv.append("--noreload")
@@ -117,6 +115,9 @@ class Command(BaseCommand):
         vtn = demo_vtn_argv(python=python, manage_py=manage_py)
         if vtn is not None:
             children.append(Child("vtn", vtn))
+        # The OpenADR VEN of the utilities' grid signal sources (idle while there are none);
+        # started after the demo VTN, which it registers with.
+        children.append(Child("ven", [python, manage_py, "run_ven"]))
 
         stop = threading.Event()
         force = threading.Event()
