@@ -208,25 +208,27 @@ def _audit(source: GridSignalSource, signal: GridSignal | None, response: str, o
     )
 
 
-def _current_event(source: GridSignalSource, called: Called) -> Event | None:
-    """The portal event an earlier modification of this VTN event made or kept, if any."""
-    earlier = (
+def _previous(source: GridSignalSource, called: Called) -> GridSignal | None:
+    """The latest earlier modification of this VTN event the portal's event follows (one it
+    opted in to)."""
+    return (
         GridSignal.objects.filter(
             source=source,
             vtn_event_id=called.event_id,
             modification_number__lt=called.modification_number,
             event__isnull=False,
+            response=OPT_IN,
         )
         .select_related("event__program", "event__utility")
         .order_by("-modification_number")
         .first()
     )
-    return earlier.event if earlier else None
 
 
 def _act(source: GridSignalSource, called: Called, *, now: datetime):
     """(event, response, outcome) for the message."""
-    current = _current_event(source, called)
+    previous = _previous(source, called)
+    current = previous.event if previous else None
     if called.cancelled:
         if current is None or current.cancelled_at is not None:
             return current, OPT_IN, "Cancelled by the grid operator; nothing was scheduled."
@@ -249,7 +251,7 @@ def _act(source: GridSignalSource, called: Called, *, now: datetime):
             (f"No program is mapped to market context {called.market_context or '(none)'!r}."),
         )
     if current is not None and current.cancelled_at is None:
-        return _modify(source, route, current, called, now=now)
+        return _modify(source, route, previous, called, now=now)
     return _schedule(source, route, called, now=now)
 
 
@@ -284,28 +286,31 @@ def _schedule(source, route, called: Called, *, now: datetime):
     return event, OPT_IN, f"Scheduled event #{event.pk} ({route.program.name}, {target})."
 
 
-def _modify(source, route, current: Event, called: Called, *, now: datetime):
-    planned = current.duration_minutes + current.extended_minutes
+def _modify(source, route, previous: GridSignal, called: Called, *, now: datetime):
+    """A later modification, compared with what the VTN asked before (the portal's event may
+    differ: one called to start at once begins at the next minute)."""
+    current = previous.event
     same_terms = (
-        current.starts_at == called.starts_at
+        previous.starts_at == called.starts_at
+        and previous.target_kw == called.target_kw
         and current.program_id == route.program_id
-        and current.target_kw == called.target_kw
         and current.event_type == event_type_for(route, called)
     )
-    if same_terms and called.duration_minutes == planned:
+    longer_by = called.duration_minutes - (previous.duration_minutes or 0)
+    if same_terms and longer_by == 0:
         return current, OPT_IN, f"No change to event #{current.pk}."
-    if same_terms and called.duration_minutes > planned:
+    if same_terms and longer_by > 0:
         try:
             services.extend(
                 event=current,
-                minutes=called.duration_minutes - planned,
+                minutes=longer_by,
                 actor=None,
                 reason=f"Extended by {source.name}.",
                 now=now,
             )
         except services.EventError as exc:
             return current, OPT_OUT, f"Event #{current.pk} not extended: {exc.message}"
-        return current, OPT_IN, f"Extended event #{current.pk} to {called.duration_minutes} min."
+        return current, OPT_IN, f"Extended event #{current.pk} by {longer_by} min."
     if current.status_at(now) not in (Event.Status.SCHEDULED, Event.Status.DRAFT):
         return (
             current,

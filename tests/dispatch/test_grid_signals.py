@@ -186,6 +186,30 @@ def test_a_longer_duration_extends_the_event(src, program, utility_a):
     assert event.modification_number == 1
 
 
+def test_an_event_called_to_start_now_can_be_extended_while_it_runs(src, program, utility_a):
+    started = timezone.now() - timedelta(minutes=10)
+    receive_openadr_event(src.pk, oadr_event(starts_at=started, minutes=60))
+    (event,) = events(utility_a)
+    planned = event.duration_minutes  # what was left of the hour, from the next minute
+    with scopes_disabled():  # it is running now
+        Event.objects.filter(pk=event.pk).update(
+            starts_at=timezone.now() - timedelta(minutes=1),
+            notify_at=timezone.now() - timedelta(minutes=2),
+        )
+    # A change the portal refuses while it runs, then the extension the VTN asks for.
+    refused = receive_openadr_event(
+        src.pk, oadr_event(starts_at=started, minutes=60, modification=1, target_kw=50)
+    )
+    answer = receive_openadr_event(
+        src.pk, oadr_event(starts_at=started, minutes=90, modification=2)
+    )
+
+    assert (refused, answer) == (OPT_OUT, OPT_IN)
+    (event,) = events(utility_a)
+    assert (event.duration_minutes, event.extended_minutes) == (planned, 30)
+    assert signals(src)[-1].outcome == f"Extended event #{event.pk} by 30 min."
+
+
 def test_other_changes_replace_an_event_not_notified_yet(src, program, utility_a):
     starts = soon(5)
     receive_openadr_event(src.pk, oadr_event(starts_at=starts))
