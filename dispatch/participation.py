@@ -94,11 +94,6 @@ class MonthlyAwards:
         }
 
 
-def period_key(month: date) -> str:
-    """The incentive service's period for a month's credit."""
-    return f"month:{month:%Y-%m}"
-
-
 def award_monthly_credits(
     *, program: Program, month: date, actor: User | None = None
 ) -> MonthlyAwards:
@@ -112,7 +107,7 @@ def award_monthly_credits(
         result.offered = False
         return result
     enrollments = whole_month_enrollments(program, month)
-    held = Incentive.objects.filter(offer=offer, period_key=period_key(month)).exclude(
+    held = Incentive.objects.filter(offer=offer, period_key=incentives.month_period(month)).exclude(
         status=Incentive.Status.REJECTED
     )
     result.already = held.filter(enrollment__in=enrollments).count()

@@ -632,6 +632,11 @@ def award_enrollment_bonus(
     )
 
 
+def month_period(month: date) -> str:
+    """The period key of a month's credit (one incentive per enrollment and month)."""
+    return f"month:{month:%Y-%m}"
+
+
 def award_monthly_credit(
     *,
     program: Program,
@@ -648,7 +653,7 @@ def award_monthly_credit(
     return _claim(
         offer=offer,
         enrollment=enrollment,
-        period_key=f"month:{month:%Y-%m}",
+        period_key=month_period(month),
         inputs={"opt_out_count": opt_out_count},
         calculate=lambda: monthly_credit(
             amount=offer.amount,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -200,19 +199,15 @@ class RawInsert:
         return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class WebServer:
     """``manage.py runserver`` in its own process against this process's database."""
 
     def __init__(self, log_path: Path):
         from django.conf import settings
 
-        self.port = _free_port()
+        from tests.net import free_port
+
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -26,17 +25,12 @@ from devices.services import CommandSpec, issue_commands
 from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.partners import create_partner_client
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
+from tests.net import free_port
 from tests.worker import ROOT, celery_worker, wait_for, worker_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 Status = DeviceCommand.Status
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_simulator(args: list[str], log_path: Path) -> subprocess.Popen:

@@ -3,6 +3,8 @@ hands them to a VEN's ``on_event`` handler."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import datetime, timedelta
 
 from django_scopes import scopes_disabled
@@ -86,3 +88,19 @@ def oadr_event(
         "event_signals": signals,
         "targets": [{"ven_id": "ven-1"}],
     }
+
+
+class Loop:
+    """An asyncio loop in a thread, for the VTN and the VEN."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout=30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -20,7 +20,8 @@ from dispatch.demo_vtn import (
 from dispatch.models import Event, GridSignalRoute
 from dispatch.ven import VenRunner
 from tests.dispatch.events_support import open_program
-from tests.dispatch.test_ven import Loop, free_port
+from tests.dispatch.grid_support import Loop
+from tests.net import free_port
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

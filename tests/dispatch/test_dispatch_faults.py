@@ -33,6 +33,7 @@ from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.models import AuditEvent
 from tests.dispatch import fleet_support
 from tests.factories import AutomakerPartnerFactory
+from tests.net import free_port
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -294,12 +295,6 @@ def test_an_outage_opens_the_circuit_and_every_command_still_lands_once(fleet, s
 # --- The broker restarts -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RedisServer:
     """A Redis server of the test's own on a loopback port, keeping nothing on disk (as the
     machine's Redis here): killing it loses every message it held, as a crash would."""
@@ -341,7 +336,7 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 def broker(tmp_path):
     if not os.path.exists(REDIS_SERVER):
         pytest.skip("redis-server is not installed (the broker-restart test runs its own)")
-    server = RedisServer(_free_port(), tmp_path)
+    server = RedisServer(free_port(), tmp_path)
     server.start()
     yield server
     server.kill()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import ipaddress
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -25,34 +24,13 @@ from openleadr.utils import certificate_fingerprint
 from dispatch.models import Event, GridSignal, GridSignalSource
 from dispatch.ven import VenRunner
 from tests.dispatch.events_support import open_program
-from tests.dispatch.grid_support import route, source
+from tests.dispatch.grid_support import Loop, route, source
+from tests.net import free_port
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VEN_ID = "ven-portal-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Loop:
-    """An asyncio loop in a thread, for the VTN and the VEN."""
-
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro, timeout=30):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def certificate(tmp_path, name: str) -> tuple[str, str, str]:
