@@ -43,5 +43,7 @@ test: lint pytest
 bench: venv
 	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
+# Stops the embedded PostgreSQL first if a killed process left it running.
 clean:
+	test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; from pathlib import Path; from portal.local_db import stop; stop(Path(sys.argv[1]))' "$${PORTAL_VAR_DIR:-var}"
 	rm -rf $(VENV) var

@@ -66,8 +66,7 @@ class ApprovedEquipmentForm(UtilityModelForm):
 
 
 class BatteryPolicyForm(UtilityModelForm):
-    # The same bound on every database (SQLite would store any integer): far above any
-    # real allowance, low enough to catch a slip of the keyboard.
+    # Far above any real allowance, low enough to catch a slip of the keyboard.
     events_per_month_peak = forms.IntegerField(
         min_value=0, max_value=1000, label="Events per month, peak months"
     )

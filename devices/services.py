@@ -548,8 +548,8 @@ def pull_commands(
 ) -> list[DeviceCommand]:
     """Hand the partner its oldest pending commands (still running or to come) in the
     utilities where it pulls (agreements without a webhook adapter), marking them ``sent``.
-    Rows another pull holds are skipped (``SKIP LOCKED`` on PostgreSQL; SQLite serializes
-    writers), so two concurrent pulls never get the same command."""
+    Rows another pull holds are skipped (``SKIP LOCKED``), so two concurrent pulls never get
+    the same command."""
     now = now or timezone.now()
     pending = DeviceCommand.Status.PENDING
     with transaction.atomic():

@@ -3,9 +3,8 @@
 ``ingest`` takes one partner's batch (the API's ``POST /api/v1/telemetry``), rejects each bad
 reading with its index and a stable code, and in one transaction:
 
-* stores the rest — PostgreSQL: binary COPY into a temporary staging table, then one
-  ``INSERT … SELECT … ON CONFLICT (vehicle_id, ts) DO NOTHING RETURNING``; SQLite: multi-row
-  ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in chunks. RETURNING tells which readings were
+* stores the rest — binary COPY into a temporary staging table, then one
+  ``INSERT … SELECT … ON CONFLICT (vehicle_id, ts) DO NOTHING RETURNING``. RETURNING tells which readings were
   new, so a re-posted reading is counted as a duplicate and never stored twice;
 * keeps ``VehicleState`` (the latest reading per vehicle) current with one upsert that only a
   newer reading wins, so a late reading never overwrites a newer state;
@@ -511,16 +510,15 @@ def _store(rows: dict[_Key, _Row], *, received_at: datetime) -> set[_Key]:
             conflict="ON CONFLICT (vehicle_id, ts) DO NOTHING",
             returning=("vehicle_id", _epoch_us_sql("ts")),
         )
-        new_keys = {(vehicle_id, _as_us(ts)) for vehicle_id, ts in inserted}
+        new_keys = {(vehicle_id, ts) for vehicle_id, ts in inserted}
         _update_rollups({key: rows[key] for key in new_keys})
         _update_states(rows.values(), received_at=received_at)
     return new_keys
 
 
 def _lock_vehicles(vehicle_ids: list[int]) -> None:
-    """Serialize concurrent batches per vehicle (in id order: no deadlocks). SQLite writers
-    are serialized by the database already."""
-    if connection.vendor != "postgresql" or not vehicle_ids:
+    """Serialize concurrent batches per vehicle (in id order: no deadlocks)."""
+    if not vehicle_ids:
         return
     with connection.cursor() as cursor:
         cursor.execute(
@@ -647,7 +645,7 @@ def _stored_neighbours(new_points: Mapping[int, list[_Point]]) -> dict[int, list
     state yet) it is every stored reading within ``MAX_HOLD`` of the new ones.
     """
     states = {
-        vehicle_id: (_as_us(at), power_kw)
+        vehicle_id: (at, power_kw)
         for vehicle_id, at, power_kw in among(VehicleState.objects.all(), "vehicle_id", new_points)
         .annotate(at=RawSQL(_epoch_us_sql(f"{VehicleState._meta.db_table}.ts"), ()))  # noqa: S611
         .values_list("vehicle_id", "at", "power_kw")
@@ -667,7 +665,7 @@ def _stored_neighbours(new_points: Mapping[int, list[_Point]]) -> dict[int, list
                 )
             )
     new = {(vehicle_id, at) for vehicle_id, points in new_points.items() for at, _ in points}
-    # A few hundred windows per query: SQLite refuses deeper expressions.
+    # A few hundred windows per query keeps each statement's plan small.
     for start in range(0, len(windows), _WINDOWS_PER_QUERY):
         rows = TelemetryReading.objects.filter(
             reduce(operator.or_, windows[start : start + _WINDOWS_PER_QUERY])
@@ -686,20 +684,9 @@ _WINDOWS_PER_QUERY = 200
 
 
 def _epoch_us_sql(column: str) -> str:
-    """SQL for a timestamp column in microseconds since the epoch, where the database
-    computes that exactly (PostgreSQL: integers come back far cheaper than timestamps).
-    SQLite hands back the column as it is; ``_as_us`` reads both."""
-    if connection.vendor == "postgresql":
-        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
-    return column
-
-
-def _as_us(value: int | datetime | str) -> int:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return _us(value.replace(tzinfo=UTC))  # SQLite: naive UTC, as a datetime or as text
+    """SQL for a timestamp column in microseconds since the epoch: integers come back from
+    PostgreSQL far cheaper than timestamps."""
+    return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
 
 
 # --- Reads ----------------------------------------------------------------------------------
@@ -728,7 +715,7 @@ def latest_states(*, vehicle_ids: Iterable[int] | None = None) -> dict[int, Late
     states = {}
     with gc_paused():  # 100,000 new tuples, no cycles
         for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:
-            ts = _EPOCH + _as_us(at_us) * _MICROSECOND
+            ts = _EPOCH + at_us * _MICROSECOND
             states[vehicle_id] = LatestState(ts, soc_pct, power_kw, plugged_in, charging_state)
     return states
 

@@ -4,7 +4,6 @@ the status and failed-rule filters; choices come from the current utility's scop
 from __future__ import annotations
 
 import django_filters
-from django.db import connection
 
 from devices.models import Vehicle
 from devices.vin import InvalidVIN, normalize_vin
@@ -24,11 +23,7 @@ class BaseEnrollmentFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def by_failed_rule(self, queryset, name, value):
-        if connection.vendor == "postgresql":
-            return queryset.filter(failed_rules__contains=[value])  # jsonb @>
-        # SQLite has no JSON containment: the stored list holds rule names in quotes, and no
-        # rule name is part of another.
-        return queryset.filter(failed_rules__icontains=f'"{value}"')
+        return queryset.filter(failed_rules__contains=[value])  # jsonb @>
 
 
 def _programs(request):

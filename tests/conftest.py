@@ -1,43 +1,19 @@
-import os
-
 import pytest
-from django.conf import settings
-
-
-def pytest_configure(config):
-    # When CI points us at PostgreSQL, never quietly test on SQLite instead.
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres", "pgsql")):
-        assert settings.DATABASES["default"]["ENGINE"].endswith("postgresql"), (
-            "DATABASE_URL names PostgreSQL but Django is not using it"
-        )
 
 
 def _audit_flush_guard(enable: bool) -> None:
-    """Switch the append-only audit table's guard against the statement a test flush uses:
-    TRUNCATE on PostgreSQL, DELETE on SQLite."""
-    import importlib
-
+    """Switch the append-only tables' guard against TRUNCATE, the statement a test flush
+    uses."""
     from django.db import connection
 
-    migration = importlib.import_module("portal.migrations.0003_audit_append_only")
-    ledger = importlib.import_module("enrollment.migrations.0004_incentives")
+    action = "ENABLE" if enable else "DISABLE"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            action = "ENABLE" if enable else "DISABLE"
-            cursor.execute(
-                f"ALTER TABLE portal_auditevent {action} TRIGGER portal_auditevent_no_truncate"
-            )
-            cursor.execute(
-                f"ALTER TABLE enrollment_ledgerentry {action} "
-                "TRIGGER enrollment_ledgerentry_no_truncate"
-            )
-        elif connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER IF EXISTS portal_auditevent_no_delete")
-            cursor.execute("DROP TRIGGER IF EXISTS enrollment_ledgerentry_no_delete")
-            if enable:
-                cursor.execute(migration.SQLITE_UP[1])
-                cursor.execute(ledger.SQLITE_UP[1])
+        cursor.execute(
+            f"ALTER TABLE portal_auditevent {action} TRIGGER portal_auditevent_no_truncate"
+        )
+        cursor.execute(
+            f"ALTER TABLE enrollment_ledgerentry {action} TRIGGER enrollment_ledgerentry_no_truncate"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """A real Celery worker process for tests, on the configured broker and the test database.
 
 Tests that use it need ``transactional_db`` (the worker is another process and only sees
-committed rows). In CI the broker is Redis; locally it is kombu's filesystem transport.
+committed rows). In CI the broker is Redis; locally it is kombu's filesystem transport. The database is
+PostgreSQL: the CI server, or the embedded one under var/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -24,12 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def worker_database_url() -> str:
     """The URL of the database pytest-django created, for the worker's DATABASE_URL."""
     conf = connection.settings_dict
-    if conf["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{conf['NAME']}"
     auth = conf["USER"] or ""
     if conf["PASSWORD"]:
         auth += f":{conf['PASSWORD']}"
-    host = conf["HOST"] or "127.0.0.1"
+    host = quote(conf["HOST"] or "127.0.0.1", safe="")  # the embedded server's socket dir
     port = conf["PORT"] or 5432
     return f"postgres://{auth}@{host}:{port}/{conf['NAME']}"
 

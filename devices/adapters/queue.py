@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from devices.adapters.base import OutgoingCommand, SendResult, Verdict
 from devices.models import AdapterConfig, DeviceCommand, Vehicle
@@ -76,21 +76,7 @@ def claim(
     candidates = _deliverable(partner_id=partner_id, now=now, redeliver_after=redeliver_after)
     if among is not None:
         candidates = candidates.filter(pk__in=among)
-    if connection.vendor == "postgresql":
-        claimed = _claim_returning(candidates, limit=limit, now=now)
-    else:
-        # No row locks to skip (SQLite): claim row by row, each only if still as we read it.
-        pks = [
-            pk
-            for pk, status, sent_at in candidates.values_list("pk", "status", "sent_at")[:limit]
-            if DeviceCommand.objects.filter(pk=pk, status=status, sent_at=sent_at).update(
-                status=Status.SENT, sent_at=now, updated_at=now
-            )
-        ]
-        claimed = [
-            OutgoingCommand.from_model(command)
-            for command in DeviceCommand.objects.filter(pk__in=pks).select_related("vehicle")
-        ]
+    claimed = _claim_returning(candidates, limit=limit, now=now)
     return sorted(claimed, key=lambda c: (c.starts_at, c.pk))
 
 
@@ -280,37 +266,27 @@ def _answer_sent(
     ``to``, counting the attempt; return the command ids it moved. A command answered in
     the meantime (an acknowledgement, a cancellation) is not ``sent`` any more and stays."""
     reason = reason[:REASON_LENGTH]
-    if connection.vendor == "postgresql":
-        # One statement that says what it moved (RETURNING), with the ids as one array
-        # parameter: no second query to find out, no 500 placeholders to bind.
-        acknowledged_sql = ", acknowledged_at = %s" if acknowledged else ""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {DeviceCommand._meta.db_table}
-                SET status = %s, status_reason = %s, attempts = attempts + 1,
-                    updated_at = %s{acknowledged_sql}
-                WHERE utility_id = %s AND id = ANY(%s) AND status = %s AND attempts >= %s
-                RETURNING idempotency_key
-                """,  # noqa: S608 - the table name from the model, values as parameters
-                [
-                    to,
-                    reason,
-                    now,
-                    *([now] if acknowledged else []),
-                    config.utility_id,
-                    list(pks),
-                    Status.SENT,
-                    min_attempts,
-                ],
-            )
-            return [key for (key,) in cursor.fetchall()]
-    in_flight = DeviceCommand.objects.filter(
-        pk__in=pks, status=Status.SENT, attempts__gte=min_attempts
-    )
-    fields = {"status": to, "status_reason": reason, "attempts": F("attempts") + 1}
-    if acknowledged:
-        fields["acknowledged_at"] = now
-    keys = list(in_flight.values_list("idempotency_key", flat=True))
-    in_flight.filter(idempotency_key__in=keys).update(updated_at=now, **fields)
-    return keys
+    # One statement that says what it moved (RETURNING), with the ids as one array
+    # parameter: no second query to find out, no 500 placeholders to bind.
+    acknowledged_sql = ", acknowledged_at = %s" if acknowledged else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {DeviceCommand._meta.db_table}
+            SET status = %s, status_reason = %s, attempts = attempts + 1,
+                updated_at = %s{acknowledged_sql}
+            WHERE utility_id = %s AND id = ANY(%s) AND status = %s AND attempts >= %s
+            RETURNING idempotency_key
+            """,  # noqa: S608 - the table name from the model, values as parameters
+            [
+                to,
+                reason,
+                now,
+                *([now] if acknowledged else []),
+                config.utility_id,
+                list(pks),
+                Status.SENT,
+                min_attempts,
+            ],
+        )
+        return [key for (key,) in cursor.fetchall()]

@@ -20,36 +20,8 @@ DROP TRIGGER IF EXISTS portal_auditevent_no_update ON portal_auditevent;
 DROP TRIGGER IF EXISTS portal_auditevent_no_truncate ON portal_auditevent;
 DROP FUNCTION IF EXISTS portal_auditevent_append_only();
 """
-SQLITE_UP = [
-    """CREATE TRIGGER portal_auditevent_no_update BEFORE UPDATE ON portal_auditevent
-       BEGIN SELECT RAISE(ABORT, 'portal_auditevent is append-only (UPDATE refused)'); END;""",
-    """CREATE TRIGGER portal_auditevent_no_delete BEFORE DELETE ON portal_auditevent
-       BEGIN SELECT RAISE(ABORT, 'portal_auditevent is append-only (DELETE refused)'); END;""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS portal_auditevent_no_update;",
-    "DROP TRIGGER IF EXISTS portal_auditevent_no_delete;",
-]
-
-
-def forwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_UP:
-            schema_editor.execute(statement)
-
-
-def backwards(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE_DOWN:
-            schema_editor.execute(statement)
 
 
 class Migration(migrations.Migration):
     dependencies = [("portal", "0002_partner_client")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(POSTGRES_UP, POSTGRES_DOWN)]

@@ -8,9 +8,7 @@ of as many rows into the same table, and the latest state of a 100,000-vehicle f
   de-duplication, storage, latest state and rollups included. The bodies are encoded before
   the clock starts: the client's own JSON work is not the portal's. The baseline COPYs the
   same readings (two days earlier) into the same table, 5,000 per transaction, alternating
-  batch by batch with the API so that both meet the same load on a shared machine. The
-  ratio is only meaningful on PostgreSQL; on SQLite the baseline is an executemany INSERT
-  and the row says so.
+  batch by batch with the API so that both meet the same load on a shared machine.
 * Latest state: ``devices.telemetry.latest_states`` for every vehicle of a 100,000-vehicle
   tenant (seeded in bulk the first time), median of a few runs.
 
@@ -150,8 +148,8 @@ def _clear_telemetry(utility) -> None:
 
 
 class RawInsert:
-    """Stores rows as plainly as the database allows — COPY on PostgreSQL (psycopg's
-    ``write_row``, text format), executemany INSERT on SQLite — one transaction per batch."""
+    """Stores rows as plainly as PostgreSQL allows — COPY (psycopg's ``write_row``, text
+    format) — one transaction per batch."""
 
     COLUMNS = (
         "utility_id, vehicle_id, ts, soc_pct, power_kw, plugged_in, charging_state, received_at"
@@ -184,18 +182,10 @@ class RawInsert:
 
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                sql = f"COPY devices_telemetryreading ({self.COLUMNS}) FROM STDIN"
-                with cursor.copy(sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                adapt = connection.ops.adapt_datetimefield_value
-                cursor.executemany(
-                    f"INSERT INTO devices_telemetryreading ({self.COLUMNS}) "  # noqa: S608
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    [(u, v, adapt(t), s, p, b, c, adapt(r)) for u, v, t, s, p, b, c, r in rows],
-                )
+            sql = f"COPY devices_telemetryreading ({self.COLUMNS}) FROM STDIN"
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
         return time.perf_counter() - started
 
 
@@ -257,7 +247,6 @@ def telemetry_ingest_rows(
 ) -> list[Row]:
     import requests
     from django.conf import settings
-    from django.db import connection
 
     from portal.partners import create_partner_client
 
@@ -306,8 +295,7 @@ def telemetry_ingest_rows(
         raise RuntimeError(f"Only {accepted} of {count} readings were accepted.")
     api_rate, raw_rate = count / api_seconds, count / raw_seconds
     ratio = api_rate / raw_rate
-    postgres = connection.vendor == "postgresql"
-    baseline = "COPY" if postgres else "executemany INSERT"
+    baseline = "COPY"
     shape = f"{len(bodies)} × {BATCH_SIZE:,} readings, {vehicles:,} vehicles"
     return [
         Row(f"raw {baseline}", f"{raw_rate:,.0f} readings/s", "", "", shape),
@@ -316,8 +304,8 @@ def telemetry_ingest_rows(
             f"API ÷ raw {baseline}",
             f"{ratio:.2f}",
             f"≥ {COPY_TARGET_RATIO}",
-            ("ok" if ratio >= COPY_TARGET_RATIO else "MISSED") if postgres else "n/a",
-            "" if postgres else "only meaningful on PostgreSQL (no COPY on SQLite)",
+            "ok" if ratio >= COPY_TARGET_RATIO else "MISSED",
+            "",
         ),
     ]
 
@@ -401,14 +389,13 @@ def print_rows(rows: list[Row], *, title: str) -> None:
 def run_device_benchmarks(
     *, fleet: int = FLEET_SIZE, vehicles: int = INGEST_VEHICLES, readings: int = INGEST_READINGS
 ) -> list[Row]:
-    from django.db import connection
 
     rows = [
         *telemetry_ingest_rows(vehicles=vehicles, readings=readings),
         *latest_state_rows(fleet=fleet),
     ]
     print()
-    print_rows(rows, title=f"Devices on {connection.vendor}: telemetry ingest and latest state")
+    print_rows(rows, title="Devices on PostgreSQL: telemetry ingest and latest state")
     return rows
 
 

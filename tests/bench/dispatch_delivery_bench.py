@@ -13,8 +13,7 @@ The simulator's own record must then show each of those command ids carried out 
 The baseline, measured in the same run before the workers start: the same number of commands,
 in batches of the agreement's size, signed and POSTed by one plain ``requests`` loop straight
 to the simulator — the HTTP, signing and simulator cost without the portal (queue, database,
-broker, audit). Needs PostgreSQL (SKIP LOCKED, and the benchmark's size); on SQLite it prints
-why it skipped.
+broker, audit).
 
 ``run_delivery_benchmark()`` prints one table; call it after ``django.setup()`` (as
 tests/bench/run.py does), or run this file: ``python tests/bench/dispatch_delivery_bench.py``.
@@ -207,7 +206,6 @@ def _waiting(event, partner) -> int:
 
 def delivery_rows(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int = BATCH):
     from django.conf import settings
-    from django.db import connection
     from django_scopes import scopes_disabled
 
     from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
@@ -290,7 +288,6 @@ def delivery_rows(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int
     ratio = rate / baseline_rate if baseline_rate else 0.0
     shape = f"batches of {config.max_batch_size}"
     log_hint = "" if done else f"; worker logs under {settings.VAR_DIR}"
-    vendor = connection.vendor
     return [
         Row(
             "baseline: raw signed POST loop, 1 client",
@@ -326,30 +323,23 @@ def delivery_rows(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int
             f"{once:,} of {total:,}",
             "all",
             "ok" if done else "MISSED",
-            f"{arrivals - len(ids):,} repeated arrivals, answered from memory; on {vendor}",
+            f"{arrivals - len(ids):,} repeated arrivals, answered from memory",
         ),
     ]
 
 
 def run_delivery_benchmark(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int = BATCH):
     from django.conf import settings
-    from django.db import connection
 
     from tests.bench.devices_bench import print_rows
 
     print()
-    if connection.vendor != "postgresql":
-        print(
-            "Dispatch delivery benchmark skipped: it needs PostgreSQL "
-            f"(DATABASE_URL=postgres://…); this run is on {connection.vendor}."
-        )
-        return []
     rows = delivery_rows(fleet=fleet, workers=workers, batch=batch)
     broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
     print_rows(
         rows,
         title=(
-            f"Dispatch delivery on {connection.vendor}: {fleet:,} vehicles, {workers} Celery "
+            f"Dispatch delivery on PostgreSQL: {fleet:,} vehicles, {workers} Celery "
             f"workers on {broker}, fleet simulator over HTTP"
         ),
     )

@@ -1,6 +1,6 @@
 """Page benchmarks: server time and query count for a large tenant. Run with `make bench`.
 
-Uses the database the environment names (DATABASE_URL; default the local SQLite file),
+Uses the database the environment names (DATABASE_URL; default the embedded PostgreSQL),
 migrates it, and seeds the benchmark tenant with `seed_demo --scale N` when it holds fewer
 than N customers. Each case is requested in-process through django.test.Client (the whole
 middleware, view and template stack, no network), warmed up, then timed; the query count
@@ -153,7 +153,6 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
 
     from portal import demo
@@ -186,13 +185,12 @@ def main() -> None:
         measure(case, clients=clients, ctx=ctx, runs=args.runs, warmup=args.warmup)
         for case in [*CASES, *interconnection_cases(Case)]
     ]
-    vendor = connection.vendor
     print()
     print_table(
         results,
         title=(
             f"Tenant '{demo.SCALE_SLUG}' with {demo.scale_customer_count():,} customers on "
-            f"{vendor}; {args.runs} runs after {args.warmup} warm-up, in-process (django.test.Client)"
+            f"PostgreSQL; {args.runs} runs after {args.warmup} warm-up, in-process (django.test.Client)"
         ),
     )
 

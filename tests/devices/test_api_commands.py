@@ -255,8 +255,6 @@ def test_it_needs_the_commands_scopes(bearer, kestrel, vehicle, assert_api_error
 
 @pytest.mark.django_db(transaction=True)
 def test_it_never_hands_the_same_command_to_two_concurrent_pulls(bearer, kestrel, vehicle):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serializes writers; SKIP LOCKED is PostgreSQL's")
     commands = [command(vehicle) for _ in range(60)]
     clients = [bearer(kestrel) for _ in range(4)]
     pulled: list[list[str]] = [[] for _ in clients]

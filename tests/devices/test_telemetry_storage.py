@@ -175,8 +175,6 @@ def test_it_keeps_rollups_right_when_rows_arrive_with_no_state_row(vehicle):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_serializes_concurrent_batches_of_the_same_vehicles(kestrel_partner, utility_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serializes writers itself")
     vehicles = VehicleFactory.create_batch(
         20, utility=utility_a, partner=kestrel_partner, max_charge_kw=11.5
     )
@@ -212,7 +210,7 @@ def test_it_serializes_concurrent_batches_of_the_same_vehicles(kestrel_partner, 
 
 def test_it_takes_a_first_batch_for_a_large_fleet(kestrel_partner, utility_a):
     """Vehicles without a state are built on by looking their neighbours up in windows; a
-    batch naming 1,200 of them once overflowed SQLite's expression depth (a 500)."""
+    batch naming 1,200 of them must be looked up in a bounded number of statements."""
     with scopes_disabled():
         fleet = Vehicle.objects.bulk_create(
             VehicleFactory.build(utility=utility_a, partner=kestrel_partner, max_charge_kw=11.5)

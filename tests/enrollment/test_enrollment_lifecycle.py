@@ -658,8 +658,6 @@ def run_together(*calls):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_submissions_never_both_take_the_last_seat(utility_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     program = ProgramFactory(utility=utility_a, enrollment_cap=1)
     terms = TermsVersionFactory(program=program)
     vehicles = [eligible_vehicle(utility_a) for _ in range(2)]
@@ -673,8 +671,6 @@ def test_two_submissions_never_both_take_the_last_seat(utility_a):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_racing_the_first_request_gets_the_same_enrollment(utility_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     program = ProgramFactory(utility=utility_a)
     terms = TermsVersionFactory(program=program)
     vehicle = eligible_vehicle(utility_a)

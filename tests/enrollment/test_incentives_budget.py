@@ -262,12 +262,6 @@ def _two_applications_for_one_budget(utility):
     return program, a, b
 
 
-postgres_only = pytest.mark.skipif(
-    "connection.vendor != 'postgresql'", reason="row locks need PostgreSQL"
-)
-
-
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_it_never_lets_two_simultaneous_approvals_overspend(utility_a, monkeypatch):
     program, a, b = _two_applications_for_one_budget(utility_a)
@@ -283,7 +277,6 @@ def test_it_never_lets_two_simultaneous_approvals_overspend(utility_a, monkeypat
     assert budget_of(program).committed == D("600.00")
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_it_would_overspend_without_the_program_lock(utility_a, monkeypatch):
     """The test above can fail: without the lock both approvals read the same budget."""
@@ -305,7 +298,6 @@ def test_it_would_overspend_without_the_program_lock(utility_a, monkeypatch):
     assert budget_of(program).committed == D("1200.00")  # over the $1,000 budget
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_it_approves_once_when_two_people_click_at_the_same_moment(utility_a, monkeypatch):
     program = funded_program(utility_a)

@@ -397,8 +397,6 @@ def test_it_tells_the_second_decider_it_was_already_decided(
 
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_exactly_one_of_two_concurrent_approvals_win(utility_a):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     access_request = pending_request(utility_a)
     admins = [make_member(Role.PROGRAM_ADMIN, utility=utility_a) for _ in range(2)]
     barrier = threading.Barrier(2)

@@ -55,6 +55,7 @@ SETUP = ["-c", "import django; django.setup()"]
     [
         ({"DEBUG": "maybe"}, "DEBUG"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite:///x.sqlite3"}, "DATABASE_URL"),
         ({"CELERY_BROKER_URL": "kafka://x"}, "CELERY_BROKER_URL"),
         ({"CACHE_URL": "memcached://x"}, "CACHE_URL"),
         ({"DEBUG": "false", "ALLOWED_HOSTS": "portal.example.com"}, "SECRET_KEY"),
