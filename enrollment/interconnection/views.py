@@ -376,19 +376,17 @@ class OrgApplicationMixin(LoginRequiredMixin, View):
 
 
 class OrgListMixin:
-    """A cross-utility list: read with scopes disabled through the explicit organization
-    filter, rows materialized before the (lazy) template renders."""
+    """A cross-utility list. Only its query runs with scopes disabled, through the explicit
+    organization filter: the page's rows (and the count for pagination) are read there, and
+    the page renders outside it, so a query a template would start fails closed instead of
+    reading every tenant's rows."""
 
     def get(self, request, *args, **kwargs):
         with scopes_disabled():
-            response = super().get(request, *args, **kwargs)
-            response.render()
-        return response
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["applications"] = list(ctx["applications"])
-        return ctx
+            self.object_list = self.get_queryset()
+            ctx = self.get_context_data()
+            ctx["applications"] = ctx["object_list"] = list(ctx["applications"])
+        return self.render_to_response(ctx)
 
 
 class OrgDocumentMixin:
