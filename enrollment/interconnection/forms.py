@@ -178,6 +178,7 @@ class ActionForm(forms.Form):
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     permit_number = forms.CharField(max_length=40, required=False)
     on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    inspected_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     approved_export_kw = forms.FloatField(required=False, min_value=0)
     engineer = forms.IntegerField(required=False)
 

@@ -34,7 +34,7 @@ from enrollment.models import (
     SlaClock,
 )
 from enrollment.models.interconnection import DEFAULT_SLA_BUSINESS_DAYS
-from enrollment.services import reevaluate_awaiting_interconnection
+from enrollment.services import reevaluate_accounts
 from portal.audit import actor_label, record
 from portal.errors import DomainError
 from portal.models import InstallerCompany, User, Utility
@@ -72,6 +72,12 @@ class ChecklistIncomplete(InterconnectionError):
 
 class InvalidInput(InterconnectionError):
     code = "invalid_input"
+
+
+class InspectionDateNeeded(InvalidInput):
+    """A pass recorded before the scheduled day, or a date that is not possible."""
+
+    code = "inspection_date_needed"
 
 
 # --- Routing, SLA targets and the stage each state's clock measures ---------------------------
@@ -649,20 +655,71 @@ def grant_pto(
             now=now, comment=f"Export up to {export:g} kW.",
             extra_fields=("approved_export_kw", "pto_at", "pto_by", "business_days_to_pto"),
         )  # fmt: skip
-        if app.charger_id:
-            Charger.objects.filter(pk=app.charger_id).update(
-                approved_export_kw=export, updated_at=now
-            )
-        reevaluate_awaiting_interconnection(
-            service_account_id=app.service_account_id, now=now, actor=actor
+        _set_charger_export(app, export_kw=export, actor=actor, now=now)
+        reevaluate_accounts(
+            service_account_ids=[app.service_account_id],
+            now=now,
+            action="enrollment.interconnection_granted",
+            actor=actor,
         )
     return app
+
+
+def revoke_pto(
+    *, application: Application, actor: User, reason: str, expected: str | None = None
+) -> Application:
+    """Withdraw permission to operate (an unapproved change at the premise, a failed
+    re-test): the charger loses its approved export and the customer's enrollments that
+    needed PTO are re-evaluated (an active one goes to review)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give the reason for revoking permission to operate.")
+    now = timezone.now()
+    with transaction.atomic():
+        app = _lock(application.pk)
+        _check_expected(app, field="status", expected=expected)
+        app.decision_note = reason
+        _transition(
+            app, track=Track.UTILITY, to=Status.PTO_REVOKED, action="pto_revoked", actor=actor,
+            now=now, comment=reason, extra_fields=("decision_note",),
+        )  # fmt: skip
+        _set_charger_export(app, export_kw=None, actor=actor, now=now)
+        reevaluate_accounts(
+            service_account_ids=[app.service_account_id],
+            now=now,
+            action="enrollment.interconnection_revoked",
+            actor=actor,
+        )
+    return app
+
+
+def _set_charger_export(
+    app: Application, *, export_kw: float | None, actor: User, now: datetime
+) -> None:
+    """The charger's export limit (what dispatch caps discharge at) follows the PTO, with
+    its own audit row."""
+    if not app.charger_id:
+        return
+    charger = Charger.objects.select_for_update(of=("self",)).get(pk=app.charger_id)
+    before = charger.approved_export_kw
+    if before == export_kw:
+        return
+    charger.approved_export_kw = export_kw
+    charger.updated_at = now
+    charger.save(update_fields=["approved_export_kw", "updated_at"])
+    record(
+        action="charger.export_limit_set",
+        utility=app.utility,
+        obj=charger,
+        actor=actor,
+        changes={"from": before, "to": export_kw, "application": app.pk},
+    )
 
 
 def pto_blockers(app: Application) -> list[str]:
     """What still stands between this application and PTO (empty: it can be granted)."""
     blockers = []
-    if app.status != Status.INSTALLED:
+    if app.status not in (Status.INSTALLED, Status.PTO_REVOKED):
         blockers.append("the installation is not reported complete")
     if app.ahj_id and app.permit_status != Permit.INSPECTION_PASSED:
         blockers.append("the AHJ's final inspection has not passed")
@@ -739,8 +796,12 @@ def record_inspection(
     passed: bool,
     actor: User,
     comment: str = "",
+    inspected_on: date | None = None,
     expected: str | None = None,
 ) -> Application:
+    """The inspection's result and the day it actually happened (``inspected_on``; today
+    when not given). A pass recorded before the scheduled day needs the date it took place:
+    "today" would be a guess. A date in the future, or before the permit, is refused."""
     comment = (comment or "").strip()
     if not passed and not comment:
         raise InvalidInput("Say which corrections the failed inspection needs.")
@@ -748,16 +809,38 @@ def record_inspection(
     with transaction.atomic():
         app = _lock(application.pk)
         _check_expected(app, field="permit_status", expected=expected)
+        today = timezone.localdate(now, app.utility.tzinfo)
+        if inspected_on is None:
+            if passed and app.inspection_on and today < app.inspection_on:
+                raise InspectionDateNeeded(
+                    f"The inspection is scheduled for {app.inspection_on:%Y-%m-%d}: give the "
+                    "date it actually took place."
+                )
+            inspected_on = today
+        if inspected_on > today:
+            raise InspectionDateNeeded("The inspection date can't be in the future.")
+        permitted_on = (
+            timezone.localdate(app.permit_issued_at, app.utility.tzinfo)
+            if app.permit_issued_at
+            else None
+        )
+        if permitted_on and inspected_on < permitted_on:
+            raise InspectionDateNeeded(
+                f"The inspection can't predate the permit (issued {permitted_on:%Y-%m-%d})."
+            )
+        app.inspected_on = inspected_on
+        note = f"Inspected on {inspected_on:%Y-%m-%d}." + (f" {comment}" if comment else "")
         if passed:
             app.inspection_passed_at = now
             _transition(
                 app, track=Track.AHJ, to=Permit.INSPECTION_PASSED, action="inspection_passed",
-                actor=actor, now=now, comment=comment, extra_fields=("inspection_passed_at",),
+                actor=actor, now=now, comment=note,
+                extra_fields=("inspection_passed_at", "inspected_on"),
             )  # fmt: skip
         else:
             _transition(
                 app, track=Track.AHJ, to=Permit.INSPECTION_FAILED, action="inspection_failed",
-                actor=actor, now=now, comment=comment,
+                actor=actor, now=now, comment=note, extra_fields=("inspected_on",),
             )  # fmt: skip
     return app
 
@@ -846,9 +929,11 @@ def report_installed(*, application: Application, actor: User) -> Application:
             raise TransitionNotAllowed(
                 f"The utility has not approved installation yet (“{app.get_status_display()}”)."
             )
+        # A new request (after a failed inspection too): the earlier schedule is history.
+        app.inspection_on = None
         _transition(
             app, track=Track.AHJ, to=Permit.INSPECTION_REQUESTED, action="inspection_requested",
-            actor=actor, now=now,
+            actor=actor, now=now, extra_fields=("inspection_on",),
         )  # fmt: skip
     return app
 

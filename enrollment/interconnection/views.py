@@ -100,7 +100,9 @@ def render_application(request, *, party: Party, app: Application, status: int =
         list_url=party.url(
             "interconnection_list" if party.kind != "utility" else "interconnection_queue"
         ),
-        pto_blockers=services.pto_blockers(app) if app.status == Status.INSTALLED else [],
+        pto_blockers=services.pto_blockers(app)
+        if app.status in (Status.INSTALLED, Status.PTO_REVOKED)
+        else [],
         statuses=Status,
         permits=Permit,
         **extra,
@@ -259,6 +261,10 @@ class UtilityActView(UtilityApplicationMixin, View):
                     actor=user,
                     approved_export_kw=data["approved_export_kw"],
                     expected=expected,
+                )
+            elif action == "revoke_pto":
+                services.revoke_pto(
+                    application=app, actor=user, reason=data["comment"], expected=expected
                 )
             else:
                 raise services.InvalidInput("Choose an action.")
@@ -681,7 +687,7 @@ class AHJActView(AHJDetailView):
             form = ActionForm(request.POST)
             formset = None
             if not form.is_valid():
-                return self.page(app, error="Choose an action.")
+                return self.page(app, error="Check the highlighted fields.", action_form=form)
             data = form.cleaned_data
             action, expected, user = data["action"], data["expected"] or None, request.user
             try:
@@ -705,10 +711,16 @@ class AHJActView(AHJDetailView):
                 elif action in ("pass_inspection", "fail_inspection"):
                     services.record_inspection(
                         application=app, passed=action == "pass_inspection", actor=user,
-                        comment=data["comment"], expected=expected,
+                        comment=data["comment"], inspected_on=data["inspected_on"],
+                        expected=expected,
                     )  # fmt: skip
                 else:
                     raise services.InvalidInput("Choose an action.")
+            except services.InspectionDateNeeded as error:
+                form.add_error("inspected_on", _error_text(error))
+                return self.page(
+                    self.get_application(pk), error=_error_text(error), action_form=form
+                )
             except (InterconnectionError, ValidationError) as error:
                 return self.page(
                     self.get_application(pk), error=_error_text(error), deficiency_formset=formset
