@@ -257,6 +257,7 @@ def create_draft(
         for name in DRAFT_FIELDS:
             if name in values:
                 setattr(app, name, values[name])
+        _route_to_jurisdiction(app)
         app.save()
         record(action="interconnection.drafted", utility=utility, obj=app, actor=actor)
     return app
@@ -274,6 +275,8 @@ def update_draft(*, application: Application, actor: User, values: dict[str, Any
             if name in values and getattr(app, name) != values[name]:
                 changed[name] = str(values[name]) if values[name] is not None else None
                 setattr(app, name, values[name])
+        if _route_to_jurisdiction(app):
+            changed["ahj"] = str(app.ahj)
         if changed:
             app.updated_at = timezone.now()
             app.save(update_fields=[*DRAFT_FIELDS, "updated_at"])
@@ -284,6 +287,51 @@ def update_draft(*, application: Application, actor: User, values: dict[str, Any
                 actor=actor,
                 changes=changed,
             )
+    return app
+
+
+def _route_to_jurisdiction(app: Application) -> bool:
+    """Send the application to the AHJ whose jurisdiction holds the premise, whatever was
+    picked, when exactly one of the utility's AHJs lists the premise's ZIP code. Returns
+    whether the AHJ changed. Otherwise the choice stays, and a mismatch is flagged to the
+    engineer (``selectors.ahj_mismatch``)."""
+    from enrollment.interconnection.selectors import jurisdiction_ahjs
+
+    matches = jurisdiction_ahjs(utility_id=app.utility_id, zip_code=app.service_account.zip_code)
+    if len(matches) != 1 or app.ahj_id == matches[0].pk:
+        return False
+    app.ahj = matches[0]
+    return True
+
+
+# The AHJ may be changed until it has decided the permit.
+REROUTABLE_PERMITS = (Permit.NOT_SUBMITTED, Permit.PERMIT_REVIEW, Permit.CORRECTIONS)
+
+
+def route_to_jurisdiction(*, application: Application, actor: User) -> Application:
+    """The engineer's fix for a flagged mismatch: move the application to the AHJ whose
+    jurisdiction holds the premise (before that AHJ's permit decision)."""
+    with transaction.atomic():
+        app = _lock(application.pk)
+        if app.permit_status not in REROUTABLE_PERMITS:
+            raise TransitionNotAllowed(
+                "The permit is decided already; the AHJ can no longer be changed."
+            )
+        before = app.ahj
+        if not _route_to_jurisdiction(app):
+            raise InvalidInput(
+                "No single AHJ of this utility lists the premise's ZIP code; "
+                "ask the installer to pick the right one."
+            )
+        app.updated_at = timezone.now()
+        app.save(update_fields=["ahj", "updated_at"])
+        record(
+            action="interconnection.rerouted",
+            utility=app.utility,
+            obj=app,
+            actor=actor,
+            changes={"from": str(before) if before else None, "to": str(app.ahj)},
+        )
     return app
 
 
@@ -357,10 +405,11 @@ def submit(
                 + ".",
                 missing=[item.key for item in missing],
             )
+        _route_to_jurisdiction(app)
         app.review_path = REVIEW_PATH[app.configuration]
         app.submitted_at = now
         app.reference = f"IC-{app.utility_id}-{app.pk:06d}"
-        fields = ("review_path", "submitted_at", "reference")
+        fields = ("ahj", "review_path", "submitted_at", "reference")
         if app.needs_interconnection:
             _transition(
                 app, track=Track.UTILITY, to=Status.SUBMITTED, action="submitted",
@@ -469,6 +518,8 @@ def _raise_deficiency(
             raise InvalidInput("Choose a topic for each item.")
         if item.document_kind and item.document_kind not in Kind.values:
             raise InvalidInput("Unknown document kind.")
+        if item.topic == DeficiencyItem.Topic.DOCUMENT and not item.document_kind:
+            raise InvalidInput("Say which document each document item asks for.")
     deficiency = Deficiency.objects.create(
         utility_id=app.utility_id, application=app, track=track, raised_by=actor
     )
@@ -859,7 +910,7 @@ def answer_deficiency(
     *, application: Application, answers: Sequence[AnswerInput], actor: User
 ) -> Deficiency:
     """Answer every item of the open deficiency (a comment, a re-uploaded document, or
-    both); the track goes back where it was and its clock resumes. All or nothing: a bad
+    both; an item asking for a document only by a new version of it); the track goes back where it was and its clock resumes. All or nothing: a bad
     file leaves every answer unsaved so the installer can fix it and send again."""
     now = timezone.now()
     with transaction.atomic():
@@ -880,6 +931,16 @@ def answer_deficiency(
         ]
         if unanswered:
             raise InvalidInput("Answer every item (a comment or a file): " + "; ".join(unanswered))
+        without_document = [
+            item.comment[:60]
+            for pk, item in items.items()
+            if item.needs_document and not by_item[pk].upload
+        ]
+        if without_document:
+            raise InvalidInput(
+                "These items ask for a new version of a document; upload it: "
+                + "; ".join(without_document)
+            )
         for pk, item in items.items():
             answer = by_item[pk]
             item.response = answer.response.strip()

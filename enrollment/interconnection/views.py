@@ -163,6 +163,7 @@ class QueueView(UtilityViewMixin, ListView):
         today = timezone.localdate()
         for app in ctx["applications"]:
             app.clock_display = selectors.clock_rows(app, app.open_clocks, today=today)
+            app.ahj_flag = selectors.ahj_mismatch(app)
         ctx.update(
             status=self.status,
             sla_state=self.sla_state,
@@ -194,6 +195,7 @@ class UtilityApplicationMixin(UtilityViewMixin):
             deficiency_formset=extra.pop("deficiency_formset", None)
             or DeficiencyFormSet(prefix="items"),
             engineers=services.engineers_of(app.utility_id) if can_review else [],
+            ahj_flag=selectors.ahj_mismatch(app),
             pto_letter_url=reverse(
                 "utility:interconnection_pto_letter",
                 kwargs={"utility_slug": request.utility.slug, "pk": app.pk},
@@ -262,6 +264,8 @@ class UtilityActView(UtilityApplicationMixin, View):
                     approved_export_kw=data["approved_export_kw"],
                     expected=expected,
                 )
+            elif action == "route_ahj":
+                services.route_to_jurisdiction(application=app, actor=user)
             elif action == "revoke_pto":
                 services.revoke_pto(
                     application=app, actor=user, reason=data["comment"], expected=expected

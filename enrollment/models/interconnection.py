@@ -491,6 +491,11 @@ class DeficiencyItem(TenantOwned):
     def __str__(self) -> str:
         return f"{self.get_topic_display()}: {self.comment[:60]}"
 
+    @property
+    def needs_document(self) -> bool:
+        """An item that asks for a document is answered by a new version of it, not words."""
+        return self.topic == self.Topic.DOCUMENT or bool(self.document_kind)
+
 
 class ApplicationMessage(TenantOwned):
     """A message between the parties of an application (installer, utility, AHJ), shown to
