@@ -3,8 +3,9 @@ batch of candidates needs in a constant number of queries.
 
 Each rule answers ``RuleResult(rule, passed, detail)``; ``detail`` says why, in words staff
 and partners can act on. The evaluators never touch the database: ``load_context`` reads the
-territory, the approved equipment, the chargers, the conflict sets and the open enrollments
-that might conflict for the whole batch (five queries, whatever its size), so re-evaluating
+territory, the approved equipment, the chargers, the interconnection PTOs, the conflict sets
+and the open enrollments that might conflict for the whole batch (six queries, whatever its
+size), so re-evaluating
 a program's enrollments after a rule change is a few queries per thousand enrollments.
 
 Two rules never fail: the income-qualified tier only flags the enrollment, and a medical-need
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.apps import apps
 from django.db.models import Q
 
 from devices.models import ApprovedEquipment, Charger, Vehicle
@@ -108,6 +110,8 @@ class EligibilityContext:
     program_names: dict[int, str] = field(default_factory=dict)
     open_by_vehicle: dict[int, list[OpenEnrollment]] = field(default_factory=dict)
     open_by_account: dict[int, list[OpenEnrollment]] = field(default_factory=dict)
+    # (service account id, charger id) → export approved with the interconnection's PTO
+    permissions_to_operate: dict[tuple[int, int], float | None] = field(default_factory=dict)
 
 
 # --- The rules ------------------------------------------------------------------------------
@@ -190,29 +194,28 @@ def check_approved_equipment(
     return RuleResult(rule, True, f"{pair} is approved for {mode.upper()}.")
 
 
-def has_permission_to_operate(*, vehicle: Vehicle, charger: Charger | None) -> bool:
-    """Whether the premise's interconnection has permission to operate (PTO).
-
-    For now the export limit approved at interconnection on the charger stands for PTO. The
-    interconnection application (a later issue) replaces this one function with its real
-    PTO record; every caller goes through here.
-    """
-    return charger is not None and charger.approved_export_kw is not None
-
-
 def check_permission_to_operate(
-    *, program: Program, vehicle: Vehicle, charger: Charger | None
+    *,
+    program: Program,
+    account: ServiceAccount,
+    charger: Charger | None,
+    permissions_to_operate: Mapping[tuple[int, int], float | None],
 ) -> RuleResult:
+    """Permission to operate comes from the premise's interconnection application for this
+    charger, never from a charger field an import or the admin could set."""
     rule = Rule.PERMISSION_TO_OPERATE
     if not program.require_permission_to_operate:
         return RuleResult(rule, True, "Not required.")
-    if has_permission_to_operate(vehicle=vehicle, charger=charger):
-        return RuleResult(
-            rule, True, f"Permission to operate, export up to {charger.approved_export_kw:g} kW."
-        )
     if charger is None:
         return RuleResult(rule, False, "No charger on record: interconnection PTO is needed.")
-    return RuleResult(rule, False, "Interconnection permission to operate is not yet granted.")
+    key = (account.pk, charger.pk)
+    if key in permissions_to_operate:
+        export_kw = permissions_to_operate[key]
+        limit = f", export up to {export_kw:g} kW" if export_kw is not None else ""
+        return RuleResult(rule, True, f"Permission to operate granted{limit}.")
+    return RuleResult(
+        rule, False, "Interconnection permission to operate is not granted for this charger."
+    )
 
 
 def check_conflicts(
@@ -285,7 +288,12 @@ def evaluate(candidate: Candidate, context: EligibilityContext) -> Evaluation:
             charger=charger,
             approved_pairs=context.approved_pairs,
         ),
-        check_permission_to_operate(program=program, vehicle=vehicle, charger=charger),
+        check_permission_to_operate(
+            program=program,
+            account=account,
+            charger=charger,
+            permissions_to_operate=context.permissions_to_operate,
+        ),
         check_conflicts(
             program=program,
             candidate_enrollment_id=candidate.enrollment_id,
@@ -308,7 +316,7 @@ def evaluate(candidate: Candidate, context: EligibilityContext) -> Evaluation:
 
 
 def load_context(candidates: Sequence[Candidate]) -> EligibilityContext:
-    """Everything the rules need for ``candidates``, in at most five queries. Call inside the
+    """Everything the rules need for ``candidates``, in at most six queries. Call inside the
     utility's scope."""
     context = EligibilityContext()
     if not candidates:
@@ -325,6 +333,11 @@ def load_context(candidates: Sequence[Candidate]) -> EligibilityContext:
     charger_ids = {c.vehicle.charger_id for c in candidates if c.vehicle.charger_id}
     if charger_ids:
         context.chargers = {c.pk: c for c in Charger.objects.filter(pk__in=charger_ids)}
+
+    if charger_ids and any(p.require_permission_to_operate for p in programs.values()):
+        context.permissions_to_operate = permissions_to_operate(
+            service_account_ids={c.account.pk for c in candidates}, charger_ids=charger_ids
+        )
 
     if any(p.require_approved_equipment for p in programs.values()):
         models = {c.vehicle.model for c in candidates}
@@ -372,6 +385,21 @@ def load_context(candidates: Sequence[Candidate]) -> EligibilityContext:
     context.open_by_vehicle = dict(by_vehicle)
     context.open_by_account = dict(by_account)
     return context
+
+
+def permissions_to_operate(
+    *, service_account_ids: Iterable[int], charger_ids: Iterable[int]
+) -> dict[tuple[int, int], float | None]:
+    """(account, charger) pairs whose interconnection application holds PTO, with the export
+    approved. Interconnection sits above this module (it imports eligibility), so the
+    application is read through its model by app label, never imported."""
+    application = apps.get_model("enrollment", "InterconnectionApplication")
+    rows = application.objects.filter(
+        status=application.Status.PTO_GRANTED,
+        service_account_id__in=list(service_account_ids),
+        charger_id__in=list(charger_ids),
+    ).values_list("service_account_id", "charger_id", "approved_export_kw")
+    return {(account_id, charger_id): export for account_id, charger_id, export in rows}
 
 
 def evaluate_many(candidates: Sequence[Candidate]) -> list[Evaluation]:

@@ -1021,44 +1021,50 @@ def reevaluate_program(
             last_id = batch[-1].pk
 
 
-def reevaluate_awaiting_interconnection(
-    *, service_account_id: int, now: datetime, actor: User | None
+def reevaluate_accounts(
+    *,
+    service_account_ids: Collection[int],
+    now: datetime,
+    action: str = "enrollment.reevaluated",
+    **audit_actor: Any,
 ) -> int:
-    """Re-evaluate an account's enrollments awaiting interconnection (called when its
-    permission to operate is granted), program by program in the usual lock order (program,
-    then enrollments), so they move exactly as a re-evaluation would. Returns how many moved."""
+    """Re-evaluate every open enrollment at these service accounts after one of eligibility's
+    inputs changed there (interconnection PTO granted or revoked, equipment, account data),
+    program by program in the usual lock order (program, then enrollments), so each stored
+    result is current and each enrollment moves exactly as a re-evaluation would (an
+    enrollment waiting for PTO becomes active; an active one whose PTO was revoked goes to
+    review). Returns how many moved."""
     program_ids = sorted(
         set(
             Enrollment.objects.filter(
-                service_account_id=service_account_id,
-                status=Enrollment.Status.AWAITING_INTERCONNECTION,
+                service_account_id__in=list(service_account_ids),
+                status__in=Enrollment.OPEN_STATES,
             ).values_list("program_id", flat=True)
         )
     )
     moved = 0
     for program_id in program_ids:
         with transaction.atomic():
-            moved += _advance_awaiting(
-                program_id=program_id, service_account_id=service_account_id, now=now, actor=actor
+            program = _lock_program(program_id)
+            batch = list(
+                _locked_enrollments()
+                .filter(
+                    program=program,
+                    service_account_id__in=list(service_account_ids),
+                    status__in=Enrollment.OPEN_STATES,
+                )
+                .order_by("pk")
             )
+            for enrollment in batch:
+                enrollment.program = program
+            moves = _decide_and_apply(program, batch, now=now, action=action, **audit_actor)
+            moved += len(moves)
+            if any(
+                old in Enrollment.SEAT_STATES and to not in Enrollment.SEAT_STATES
+                for _, old, to in moves
+            ):
+                _promote_waitlist(program, now=now, **audit_actor)
     return moved
-
-
-def _advance_awaiting(*, program_id: int, service_account_id: int, now: datetime, actor) -> int:
-    program = _lock_program(program_id)
-    batch = list(
-        _locked_enrollments().filter(
-            program=program,
-            service_account_id=service_account_id,
-            status=Enrollment.Status.AWAITING_INTERCONNECTION,
-        )
-    )
-    for enrollment in batch:
-        enrollment.program = program
-    moves = _decide_and_apply(
-        program, batch, now=now, action="enrollment.interconnection_granted", actor=actor
-    )
-    return len(moves)
 
 
 def expire_consents(*, now: datetime | None = None) -> list[int]:

@@ -132,6 +132,11 @@ def deficiency_items(formset) -> list[DeficiencyItemInput]:
     ]
 
 
+def document_needed(item: DeficiencyItem) -> str:
+    what = item.get_document_kind_display() or "the document"
+    return f"This item asks for a new version of {what}: upload it (a comment alone won't do)."
+
+
 class AnswerForm(forms.Form):
     """One response (and optional re-upload) per item of the open deficiency."""
 
@@ -158,7 +163,9 @@ class AnswerForm(forms.Form):
                     check_upload(upload)
                 except ValidationError as error:
                     self.add_error(f"file_{item.pk}", error)
-            if not (data.get(f"response_{item.pk}", "").strip() or upload):
+            if item.needs_document and not upload:
+                self.add_error(f"file_{item.pk}", document_needed(item))
+            elif not (data.get(f"response_{item.pk}", "").strip() or upload):
                 self.add_error(f"response_{item.pk}", "Answer this item (a comment or a file).")
         return data
 
@@ -178,6 +185,7 @@ class ActionForm(forms.Form):
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     permit_number = forms.CharField(max_length=40, required=False)
     on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    inspected_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     approved_export_kw = forms.FloatField(required=False, min_value=0)
     engineer = forms.IntegerField(required=False)
 

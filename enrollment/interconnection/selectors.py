@@ -72,6 +72,28 @@ def ahj_applications(ahj: AHJ) -> QuerySet:
     )
 
 
+def jurisdiction_ahjs(*, utility_id: int, zip_code: str) -> list[AHJ]:
+    """The AHJs overlapping the utility whose jurisdiction lists the premise's ZIP code."""
+    return list(
+        AHJ.objects.filter(territories__utility_id=utility_id, zip_codes__contains=[zip_code])
+    )
+
+
+def ahj_mismatch(app: Application) -> str:
+    """Why the application's AHJ does not hold the premise, for the engineer (empty when it
+    does, or when the AHJ lists no ZIP codes to tell by). Needs ``ahj`` and
+    ``service_account`` loaded (the lists select them)."""
+    if app.ahj is None or not app.ahj.zip_codes:
+        return ""
+    account = app.service_account
+    if account.zip_code in app.ahj.zip_codes:
+        return ""
+    return (
+        f"The premise ({account.city}, ZIP {account.zip_code}) is outside "
+        f"{app.ahj.name}'s jurisdiction."
+    )
+
+
 def utility_queue(*, utility, status: str = "", assigned_to=None, sla_state: str = "") -> QuerySet:
     """The utility's submitted applications (inside its scope), oldest first."""
     qs = Application.objects.exclude(status=Application.Status.DRAFT)

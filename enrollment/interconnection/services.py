@@ -34,7 +34,7 @@ from enrollment.models import (
     SlaClock,
 )
 from enrollment.models.interconnection import DEFAULT_SLA_BUSINESS_DAYS
-from enrollment.services import reevaluate_awaiting_interconnection
+from enrollment.services import reevaluate_accounts
 from portal.audit import actor_label, record
 from portal.errors import DomainError
 from portal.models import InstallerCompany, User, Utility
@@ -72,6 +72,12 @@ class ChecklistIncomplete(InterconnectionError):
 
 class InvalidInput(InterconnectionError):
     code = "invalid_input"
+
+
+class InspectionDateNeeded(InvalidInput):
+    """A pass recorded before the scheduled day, or a date that is not possible."""
+
+    code = "inspection_date_needed"
 
 
 # --- Routing, SLA targets and the stage each state's clock measures ---------------------------
@@ -251,6 +257,7 @@ def create_draft(
         for name in DRAFT_FIELDS:
             if name in values:
                 setattr(app, name, values[name])
+        _route_to_jurisdiction(app)
         app.save()
         record(action="interconnection.drafted", utility=utility, obj=app, actor=actor)
     return app
@@ -268,6 +275,8 @@ def update_draft(*, application: Application, actor: User, values: dict[str, Any
             if name in values and getattr(app, name) != values[name]:
                 changed[name] = str(values[name]) if values[name] is not None else None
                 setattr(app, name, values[name])
+        if _route_to_jurisdiction(app):
+            changed["ahj"] = str(app.ahj)
         if changed:
             app.updated_at = timezone.now()
             app.save(update_fields=[*DRAFT_FIELDS, "updated_at"])
@@ -278,6 +287,51 @@ def update_draft(*, application: Application, actor: User, values: dict[str, Any
                 actor=actor,
                 changes=changed,
             )
+    return app
+
+
+def _route_to_jurisdiction(app: Application) -> bool:
+    """Send the application to the AHJ whose jurisdiction holds the premise, whatever was
+    picked, when exactly one of the utility's AHJs lists the premise's ZIP code. Returns
+    whether the AHJ changed. Otherwise the choice stays, and a mismatch is flagged to the
+    engineer (``selectors.ahj_mismatch``)."""
+    from enrollment.interconnection.selectors import jurisdiction_ahjs
+
+    matches = jurisdiction_ahjs(utility_id=app.utility_id, zip_code=app.service_account.zip_code)
+    if len(matches) != 1 or app.ahj_id == matches[0].pk:
+        return False
+    app.ahj = matches[0]
+    return True
+
+
+# The AHJ may be changed until it has decided the permit.
+REROUTABLE_PERMITS = (Permit.NOT_SUBMITTED, Permit.PERMIT_REVIEW, Permit.CORRECTIONS)
+
+
+def route_to_jurisdiction(*, application: Application, actor: User) -> Application:
+    """The engineer's fix for a flagged mismatch: move the application to the AHJ whose
+    jurisdiction holds the premise (before that AHJ's permit decision)."""
+    with transaction.atomic():
+        app = _lock(application.pk)
+        if app.permit_status not in REROUTABLE_PERMITS:
+            raise TransitionNotAllowed(
+                "The permit is decided already; the AHJ can no longer be changed."
+            )
+        before = app.ahj
+        if not _route_to_jurisdiction(app):
+            raise InvalidInput(
+                "No single AHJ of this utility lists the premise's ZIP code; "
+                "ask the installer to pick the right one."
+            )
+        app.updated_at = timezone.now()
+        app.save(update_fields=["ahj", "updated_at"])
+        record(
+            action="interconnection.rerouted",
+            utility=app.utility,
+            obj=app,
+            actor=actor,
+            changes={"from": str(before) if before else None, "to": str(app.ahj)},
+        )
     return app
 
 
@@ -351,10 +405,11 @@ def submit(
                 + ".",
                 missing=[item.key for item in missing],
             )
+        _route_to_jurisdiction(app)
         app.review_path = REVIEW_PATH[app.configuration]
         app.submitted_at = now
         app.reference = f"IC-{app.utility_id}-{app.pk:06d}"
-        fields = ("review_path", "submitted_at", "reference")
+        fields = ("ahj", "review_path", "submitted_at", "reference")
         if app.needs_interconnection:
             _transition(
                 app, track=Track.UTILITY, to=Status.SUBMITTED, action="submitted",
@@ -463,6 +518,8 @@ def _raise_deficiency(
             raise InvalidInput("Choose a topic for each item.")
         if item.document_kind and item.document_kind not in Kind.values:
             raise InvalidInput("Unknown document kind.")
+        if item.topic == DeficiencyItem.Topic.DOCUMENT and not item.document_kind:
+            raise InvalidInput("Say which document each document item asks for.")
     deficiency = Deficiency.objects.create(
         utility_id=app.utility_id, application=app, track=track, raised_by=actor
     )
@@ -649,20 +706,71 @@ def grant_pto(
             now=now, comment=f"Export up to {export:g} kW.",
             extra_fields=("approved_export_kw", "pto_at", "pto_by", "business_days_to_pto"),
         )  # fmt: skip
-        if app.charger_id:
-            Charger.objects.filter(pk=app.charger_id).update(
-                approved_export_kw=export, updated_at=now
-            )
-        reevaluate_awaiting_interconnection(
-            service_account_id=app.service_account_id, now=now, actor=actor
+        _set_charger_export(app, export_kw=export, actor=actor, now=now)
+        reevaluate_accounts(
+            service_account_ids=[app.service_account_id],
+            now=now,
+            action="enrollment.interconnection_granted",
+            actor=actor,
         )
     return app
+
+
+def revoke_pto(
+    *, application: Application, actor: User, reason: str, expected: str | None = None
+) -> Application:
+    """Withdraw permission to operate (an unapproved change at the premise, a failed
+    re-test): the charger loses its approved export and the customer's enrollments that
+    needed PTO are re-evaluated (an active one goes to review)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give the reason for revoking permission to operate.")
+    now = timezone.now()
+    with transaction.atomic():
+        app = _lock(application.pk)
+        _check_expected(app, field="status", expected=expected)
+        app.decision_note = reason
+        _transition(
+            app, track=Track.UTILITY, to=Status.PTO_REVOKED, action="pto_revoked", actor=actor,
+            now=now, comment=reason, extra_fields=("decision_note",),
+        )  # fmt: skip
+        _set_charger_export(app, export_kw=None, actor=actor, now=now)
+        reevaluate_accounts(
+            service_account_ids=[app.service_account_id],
+            now=now,
+            action="enrollment.interconnection_revoked",
+            actor=actor,
+        )
+    return app
+
+
+def _set_charger_export(
+    app: Application, *, export_kw: float | None, actor: User, now: datetime
+) -> None:
+    """The charger's export limit (what dispatch caps discharge at) follows the PTO, with
+    its own audit row."""
+    if not app.charger_id:
+        return
+    charger = Charger.objects.select_for_update(of=("self",)).get(pk=app.charger_id)
+    before = charger.approved_export_kw
+    if before == export_kw:
+        return
+    charger.approved_export_kw = export_kw
+    charger.updated_at = now
+    charger.save(update_fields=["approved_export_kw", "updated_at"])
+    record(
+        action="charger.export_limit_set",
+        utility=app.utility,
+        obj=charger,
+        actor=actor,
+        changes={"from": before, "to": export_kw, "application": app.pk},
+    )
 
 
 def pto_blockers(app: Application) -> list[str]:
     """What still stands between this application and PTO (empty: it can be granted)."""
     blockers = []
-    if app.status != Status.INSTALLED:
+    if app.status not in (Status.INSTALLED, Status.PTO_REVOKED):
         blockers.append("the installation is not reported complete")
     if app.ahj_id and app.permit_status != Permit.INSPECTION_PASSED:
         blockers.append("the AHJ's final inspection has not passed")
@@ -739,8 +847,12 @@ def record_inspection(
     passed: bool,
     actor: User,
     comment: str = "",
+    inspected_on: date | None = None,
     expected: str | None = None,
 ) -> Application:
+    """The inspection's result and the day it actually happened (``inspected_on``; today
+    when not given). A pass recorded before the scheduled day needs the date it took place:
+    "today" would be a guess. A date in the future, or before the permit, is refused."""
     comment = (comment or "").strip()
     if not passed and not comment:
         raise InvalidInput("Say which corrections the failed inspection needs.")
@@ -748,16 +860,38 @@ def record_inspection(
     with transaction.atomic():
         app = _lock(application.pk)
         _check_expected(app, field="permit_status", expected=expected)
+        today = timezone.localdate(now, app.utility.tzinfo)
+        if inspected_on is None:
+            if passed and app.inspection_on and today < app.inspection_on:
+                raise InspectionDateNeeded(
+                    f"The inspection is scheduled for {app.inspection_on:%Y-%m-%d}: give the "
+                    "date it actually took place."
+                )
+            inspected_on = today
+        if inspected_on > today:
+            raise InspectionDateNeeded("The inspection date can't be in the future.")
+        permitted_on = (
+            timezone.localdate(app.permit_issued_at, app.utility.tzinfo)
+            if app.permit_issued_at
+            else None
+        )
+        if permitted_on and inspected_on < permitted_on:
+            raise InspectionDateNeeded(
+                f"The inspection can't predate the permit (issued {permitted_on:%Y-%m-%d})."
+            )
+        app.inspected_on = inspected_on
+        note = f"Inspected on {inspected_on:%Y-%m-%d}." + (f" {comment}" if comment else "")
         if passed:
             app.inspection_passed_at = now
             _transition(
                 app, track=Track.AHJ, to=Permit.INSPECTION_PASSED, action="inspection_passed",
-                actor=actor, now=now, comment=comment, extra_fields=("inspection_passed_at",),
+                actor=actor, now=now, comment=note,
+                extra_fields=("inspection_passed_at", "inspected_on"),
             )  # fmt: skip
         else:
             _transition(
                 app, track=Track.AHJ, to=Permit.INSPECTION_FAILED, action="inspection_failed",
-                actor=actor, now=now, comment=comment,
+                actor=actor, now=now, comment=note, extra_fields=("inspected_on",),
             )  # fmt: skip
     return app
 
@@ -776,7 +910,7 @@ def answer_deficiency(
     *, application: Application, answers: Sequence[AnswerInput], actor: User
 ) -> Deficiency:
     """Answer every item of the open deficiency (a comment, a re-uploaded document, or
-    both); the track goes back where it was and its clock resumes. All or nothing: a bad
+    both; an item asking for a document only by a new version of it); the track goes back where it was and its clock resumes. All or nothing: a bad
     file leaves every answer unsaved so the installer can fix it and send again."""
     now = timezone.now()
     with transaction.atomic():
@@ -797,6 +931,16 @@ def answer_deficiency(
         ]
         if unanswered:
             raise InvalidInput("Answer every item (a comment or a file): " + "; ".join(unanswered))
+        without_document = [
+            item.comment[:60]
+            for pk, item in items.items()
+            if item.needs_document and not by_item[pk].upload
+        ]
+        if without_document:
+            raise InvalidInput(
+                "These items ask for a new version of a document; upload it: "
+                + "; ".join(without_document)
+            )
         for pk, item in items.items():
             answer = by_item[pk]
             item.response = answer.response.strip()
@@ -846,9 +990,11 @@ def report_installed(*, application: Application, actor: User) -> Application:
             raise TransitionNotAllowed(
                 f"The utility has not approved installation yet (“{app.get_status_display()}”)."
             )
+        # A new request (after a failed inspection too): the earlier schedule is history.
+        app.inspection_on = None
         _transition(
             app, track=Track.AHJ, to=Permit.INSPECTION_REQUESTED, action="inspection_requested",
-            actor=actor, now=now,
+            actor=actor, now=now, extra_fields=("inspection_on",),
         )  # fmt: skip
     return app
 

@@ -100,7 +100,9 @@ def render_application(request, *, party: Party, app: Application, status: int =
         list_url=party.url(
             "interconnection_list" if party.kind != "utility" else "interconnection_queue"
         ),
-        pto_blockers=services.pto_blockers(app) if app.status == Status.INSTALLED else [],
+        pto_blockers=services.pto_blockers(app)
+        if app.status in (Status.INSTALLED, Status.PTO_REVOKED)
+        else [],
         statuses=Status,
         permits=Permit,
         **extra,
@@ -161,6 +163,7 @@ class QueueView(UtilityViewMixin, ListView):
         today = timezone.localdate()
         for app in ctx["applications"]:
             app.clock_display = selectors.clock_rows(app, app.open_clocks, today=today)
+            app.ahj_flag = selectors.ahj_mismatch(app)
         ctx.update(
             status=self.status,
             sla_state=self.sla_state,
@@ -192,6 +195,7 @@ class UtilityApplicationMixin(UtilityViewMixin):
             deficiency_formset=extra.pop("deficiency_formset", None)
             or DeficiencyFormSet(prefix="items"),
             engineers=services.engineers_of(app.utility_id) if can_review else [],
+            ahj_flag=selectors.ahj_mismatch(app),
             pto_letter_url=reverse(
                 "utility:interconnection_pto_letter",
                 kwargs={"utility_slug": request.utility.slug, "pk": app.pk},
@@ -259,6 +263,12 @@ class UtilityActView(UtilityApplicationMixin, View):
                     actor=user,
                     approved_export_kw=data["approved_export_kw"],
                     expected=expected,
+                )
+            elif action == "route_ahj":
+                services.route_to_jurisdiction(application=app, actor=user)
+            elif action == "revoke_pto":
+                services.revoke_pto(
+                    application=app, actor=user, reason=data["comment"], expected=expected
                 )
             else:
                 raise services.InvalidInput("Choose an action.")
@@ -376,19 +386,17 @@ class OrgApplicationMixin(LoginRequiredMixin, View):
 
 
 class OrgListMixin:
-    """A cross-utility list: read with scopes disabled through the explicit organization
-    filter, rows materialized before the (lazy) template renders."""
+    """A cross-utility list. Only its query runs with scopes disabled, through the explicit
+    organization filter: the page's rows (and the count for pagination) are read there, and
+    the page renders outside it, so a query a template would start fails closed instead of
+    reading every tenant's rows."""
 
     def get(self, request, *args, **kwargs):
         with scopes_disabled():
-            response = super().get(request, *args, **kwargs)
-            response.render()
-        return response
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["applications"] = list(ctx["applications"])
-        return ctx
+            self.object_list = self.get_queryset()
+            ctx = self.get_context_data()
+            ctx["applications"] = ctx["object_list"] = list(ctx["applications"])
+        return self.render_to_response(ctx)
 
 
 class OrgDocumentMixin:
@@ -683,7 +691,7 @@ class AHJActView(AHJDetailView):
             form = ActionForm(request.POST)
             formset = None
             if not form.is_valid():
-                return self.page(app, error="Choose an action.")
+                return self.page(app, error="Check the highlighted fields.", action_form=form)
             data = form.cleaned_data
             action, expected, user = data["action"], data["expected"] or None, request.user
             try:
@@ -707,10 +715,16 @@ class AHJActView(AHJDetailView):
                 elif action in ("pass_inspection", "fail_inspection"):
                     services.record_inspection(
                         application=app, passed=action == "pass_inspection", actor=user,
-                        comment=data["comment"], expected=expected,
+                        comment=data["comment"], inspected_on=data["inspected_on"],
+                        expected=expected,
                     )  # fmt: skip
                 else:
                     raise services.InvalidInput("Choose an action.")
+            except services.InspectionDateNeeded as error:
+                form.add_error("inspected_on", _error_text(error))
+                return self.page(
+                    self.get_application(pk), error=_error_text(error), action_form=form
+                )
             except (InterconnectionError, ValidationError) as error:
                 return self.page(
                     self.get_application(pk), error=_error_text(error), deficiency_formset=formset

@@ -22,6 +22,7 @@ from portal.models import AHJ, InstallerCompany, TenantOwned
 __all__ = [
     "ApplicationDocument",
     "ApplicationMessage",
+    "ApplicationNotification",
     "ApplicationTransition",
     "Deficiency",
     "DeficiencyItem",
@@ -108,6 +109,7 @@ class InterconnectionApplication(TenantOwned):
         APPROVED_TO_INSTALL = "approved_to_install", "Approved to install"
         INSTALLED = "installed", "Installed, awaiting PTO"
         PTO_GRANTED = "pto_granted", "Permission to operate"
+        PTO_REVOKED = "pto_revoked", "Permission to operate revoked"
         NO_REVIEW_NEEDED = "no_review_needed", "No interconnection needed"
         REJECTED = "rejected", "Rejected"
         WITHDRAWN = "withdrawn", "Withdrawn"
@@ -128,6 +130,10 @@ class InterconnectionApplication(TenantOwned):
         },
         Status.APPROVED_TO_INSTALL: {Status.INSTALLED, Status.WITHDRAWN},
         Status.INSTALLED: {Status.NEEDS_INFO, Status.PTO_GRANTED},
+        # The utility may withdraw permission (an unapproved change, a failed re-test) and
+        # grant it again once the premise is back in order.
+        Status.PTO_GRANTED: {Status.PTO_REVOKED},
+        Status.PTO_REVOKED: {Status.PTO_GRANTED},
     }  # fmt: skip
     # In the utility's hands or the installer's after submission, not finished.
     OPEN_STATES = [
@@ -135,7 +141,8 @@ class InterconnectionApplication(TenantOwned):
         Status.TECHNICAL_REVIEW, Status.APPROVED_TO_INSTALL, Status.INSTALLED,
     ]  # fmt: skip
     FINAL_STATES = [
-        Status.PTO_GRANTED, Status.NO_REVIEW_NEEDED, Status.REJECTED, Status.WITHDRAWN,
+        Status.PTO_GRANTED, Status.PTO_REVOKED, Status.NO_REVIEW_NEEDED, Status.REJECTED,
+        Status.WITHDRAWN,
     ]  # fmt: skip
 
     class PermitStatus(models.TextChoices):
@@ -243,6 +250,9 @@ class InterconnectionApplication(TenantOwned):
     )
     permit_number = models.CharField(max_length=40, blank=True)
     inspection_on = models.DateField(null=True, blank=True)
+    # The day the final inspection actually happened (``inspection_on`` is when it was
+    # scheduled; an inspector may come earlier or later).
+    inspected_on = models.DateField(null=True, blank=True)
     approved_export_kw = models.FloatField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
 
@@ -279,8 +289,8 @@ class InterconnectionApplication(TenantOwned):
 
 
 class ApplicationTransition(TenantOwned):
-    """One move of one track, shown to every party as the application's history; the
-    notification task marks it sent so a redelivered message emails once."""
+    """One move of one track, shown to every party as the application's history.
+    ``notified_at`` marks that its notifications (one row per address) were created."""
 
     class Track(models.TextChoices):
         UTILITY = "utility", "Utility"
@@ -481,10 +491,15 @@ class DeficiencyItem(TenantOwned):
     def __str__(self) -> str:
         return f"{self.get_topic_display()}: {self.comment[:60]}"
 
+    @property
+    def needs_document(self) -> bool:
+        """An item that asks for a document is answered by a new version of it, not words."""
+        return self.topic == self.Topic.DOCUMENT or bool(self.document_kind)
+
 
 class ApplicationMessage(TenantOwned):
     """A message between the parties of an application (installer, utility, AHJ), shown to
-    all of them oldest first; the notification task emails the other parties once."""
+    all of them oldest first; the other parties are emailed once (``ApplicationNotification``)."""
 
     class Party(models.TextChoices):
         INSTALLER = "installer", "Installer"
@@ -514,3 +529,57 @@ class ApplicationMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_party_display()} message on {self.application_id}"
+
+
+class ApplicationNotification(TenantOwned):
+    """One email to one address about one transition or message: the record that makes a
+    notification idempotent. A worker claims the row (``sending_since``) before talking to
+    the mail server and marks it ``sent_at`` after, so a retried or redelivered task never
+    mails an address twice; a claim older than the lease (a worker lost mid-send) may be
+    taken again."""
+
+    id = models.BigAutoField(primary_key=True)
+    application = models.ForeignKey(
+        InterconnectionApplication, on_delete=models.CASCADE, related_name="notifications"
+    )
+    transition = models.ForeignKey(
+        ApplicationTransition,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    message = models.ForeignKey(
+        ApplicationMessage,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    party = models.CharField(max_length=10, choices=ApplicationMessage.Party.choices)
+    email = models.EmailField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(transition__isnull=True) ^ Q(message__isnull=True),
+                name="notification_of_transition_or_message",
+            ),
+            models.UniqueConstraint(
+                fields=["transition", "email"],
+                condition=Q(transition__isnull=False),
+                name="one_notification_per_transition_address",
+            ),
+            models.UniqueConstraint(
+                fields=["message", "email"],
+                condition=Q(message__isnull=False),
+                name="one_notification_per_message_address",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notification to {self.email} on {self.application_id}"

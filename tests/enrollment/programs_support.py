@@ -12,11 +12,18 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import ApprovedEquipment
 from enrollment import services
-from enrollment.models import Consent, Enrollment, Program, TermsVersion
+from enrollment.models import (
+    Consent,
+    Enrollment,
+    InterconnectionApplication,
+    Program,
+    TermsVersion,
+)
 from portal.models import AutomakerPartner, PartnerAgreement
 from tests.factories import (
     AutomakerPartnerFactory,
     ChargerFactory,
+    InstallerCompanyFactory,
     ScopelessFactory,
     ServiceAccountFactory,
     UtilityFactory,
@@ -109,12 +116,15 @@ def eligible_vehicle(
     **vehicle_fields,
 ):
     """An active vehicle at a (new) account in the territory, on a charger, whose pair is
-    approved for every mode, with interconnection PTO unless ``pto=False``."""
+    approved for every mode, with interconnection PTO (a granted application for the
+    account and charger) unless ``pto=False``."""
     partner = partner or partner_with_agreement(utility)
     account = account or ServiceAccountFactory(utility=utility, zip_code="94110")
     charger = ChargerFactory(
         utility=utility, service_account=account, approved_export_kw=9.6 if pto else None
     )
+    if pto:
+        pto_granted(account=account, charger=charger)
     with scopes_disabled():
         ApprovedEquipment.objects.get_or_create(
             utility=utility,
@@ -132,6 +142,23 @@ def eligible_vehicle(
         model=model,
         **vehicle_fields,
     )
+
+
+def pto_granted(*, account, charger, export_kw: float = 9.6) -> InterconnectionApplication:
+    """An interconnection application of ``account`` for ``charger`` that holds PTO (the row
+    only; tests/interconnection walks the real services)."""
+    with scopes_disabled():
+        return InterconnectionApplication.objects.create(
+            utility_id=account.utility_id,
+            installer=InstallerCompanyFactory(),
+            service_account=account,
+            charger=charger,
+            configuration=InterconnectionApplication.Configuration.GRID_PARALLEL_V2H,
+            status=InterconnectionApplication.Status.PTO_GRANTED,
+            requested_export_kw=export_kw,
+            approved_export_kw=export_kw,
+            pto_at=timezone.now(),
+        )
 
 
 def consent_for(program, *, accepted_at=None, scope_names=("telemetry",), terms=None):

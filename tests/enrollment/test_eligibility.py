@@ -127,27 +127,31 @@ def test_it_checks_the_vehicle_and_charger_pair_for_the_mode():
     assert check(program=relaxed, vehicle=vehicle(), charger=None).passed
 
 
-def test_it_checks_permission_to_operate_through_one_function():
+def test_it_takes_permission_to_operate_from_the_interconnection_application():
     required = program(require_permission_to_operate=True)
-    assert eligibility.has_permission_to_operate(vehicle=vehicle(), charger=charger())
-    assert not eligibility.has_permission_to_operate(
-        vehicle=vehicle(), charger=charger(approved_export_kw=None)
-    )
-    granted = eligibility.check_permission_to_operate(
-        program=required, vehicle=vehicle(), charger=charger()
-    )
+    granted_pairs = {(10, 30): 9.6}
+
+    def check(**fields):
+        return eligibility.check_permission_to_operate(
+            **{
+                "program": required,
+                "account": account(),
+                "charger": charger(),
+                "permissions_to_operate": granted_pairs,
+                **fields,
+            }
+        )
+
+    granted = check()
     assert granted.passed and "9.6 kW" in granted.detail
-    missing = eligibility.check_permission_to_operate(
-        program=required, vehicle=vehicle(), charger=charger(approved_export_kw=None)
-    )
-    assert not missing.passed
-    no_charger = eligibility.check_permission_to_operate(
-        program=required, vehicle=vehicle(), charger=None
-    )
+    # The charger's export field (imports can set it) is not PTO: no application, no PTO.
+    assert not check(permissions_to_operate={}).passed
+    # PTO is for that premise and that charger.
+    assert not check(charger=charger(pk=31)).passed
+    assert not check(account=account(pk=11)).passed
+    no_charger = check(charger=None)
     assert not no_charger.passed and "No charger" in no_charger.detail
-    assert eligibility.check_permission_to_operate(
-        program=program(), vehicle=vehicle(), charger=None
-    ).passed
+    assert check(program=program(), charger=None, permissions_to_operate={}).passed
 
 
 def test_it_finds_conflicts_by_vehicle_and_by_premise_where_one_per_premise():

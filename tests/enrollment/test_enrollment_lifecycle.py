@@ -26,6 +26,7 @@ from tests.enrollment.programs_support import (
     consent_for,
     eligible_vehicle,
     partner_with_agreement,
+    pto_granted,
     submit,
 )
 from tests.factories import ServiceAccountFactory, UserFactory, VehicleFactory
@@ -606,14 +607,22 @@ def test_bulk_review_handles_each_enrollment_on_its_own(program, staff):
     assert reload(still_failing).status == Status.ACTIVE
 
 
-def test_a_charger_granted_pto_activates_on_reevaluation(program):
+def test_pto_comes_from_the_interconnection_application_not_a_charger_field(program):
     program.require_permission_to_operate = True
     program.save()
     waiting = reload(submit(program, eligible_vehicle(program.utility, pto=False)))
+    # An import (or the admin) setting the charger's export limit grants nothing.
     Charger.objects.filter(pk=waiting.vehicle.charger_id).update(approved_export_kw=7.6)
     Program.objects.filter(pk=program.pk).update(rules_version=2)
     services.reevaluate_program(program_id=program.pk)
-    assert reload(waiting).status == Status.ACTIVE
+    assert reload(waiting).status == Status.AWAITING_INTERCONNECTION
+    # The premise's application for that charger holding PTO does.
+    pto_granted(account=waiting.service_account, charger=waiting.vehicle.charger, export_kw=7.6)
+    Program.objects.filter(pk=program.pk).update(rules_version=3)
+    services.reevaluate_program(program_id=program.pk)
+    waiting = reload(waiting)
+    assert waiting.status == Status.ACTIVE
+    assert waiting.failed_rules == []
 
 
 def test_staff_may_enroll_a_vehicle_without_an_account_link(program, staff):

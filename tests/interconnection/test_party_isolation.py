@@ -190,3 +190,47 @@ def test_it_forbids_permit_decisions_without_the_capability(client, two_sites, u
         {"action": "acknowledge"},
     )
     assert response.status_code == 403
+
+
+@pytest.fixture
+def render_scopes():
+    """The django-scopes state each template was rendered in."""
+    from django.test.signals import template_rendered
+    from django_scopes import get_scope
+
+    seen: dict[str, dict] = {}
+
+    def record(sender, template, **kwargs):
+        seen.setdefault(template.name, dict(get_scope()))
+
+    template_rendered.connect(record)
+    yield seen
+    template_rendered.disconnect(record)
+
+
+@pytest.mark.parametrize("party", ["installer", "ahj"])
+def test_a_cross_utility_list_renders_with_scopes_enabled(client, two_sites, party, render_scopes):
+    """Only the list's query reads across utilities; the page itself renders where an
+    unscoped query raises, so nothing a template touches can leak another tenant's rows."""
+    mine, theirs = two_sites
+    walk(mine, draft(mine), to="submitted")
+    walk(theirs, draft(theirs), to="submitted")
+    if party == "installer":
+        client.force_login(mine.installer_user)
+        url, template = (
+            reverse("installer_interconnection_list", args=[mine.installer.slug]),
+            ("interconnection/installer_list.html"),
+        )
+        other_url = reverse("installer_interconnection_list", args=[theirs.installer.slug])
+    else:
+        client.force_login(mine.ahj_user)
+        url, template = (
+            reverse("ahj_interconnection_list", args=[mine.ahj.slug]),
+            ("interconnection/ahj_queue.html"),
+        )
+        other_url = reverse("ahj_interconnection_list", args=[theirs.ahj.slug])
+    body = client.get(url).content.decode()
+    assert "Mine Marker" in body and "Theirs Marker" not in body
+    assert render_scopes[template].get("_enabled", True) is True
+    # Another organization's list (another tenant's applications) does not exist for them.
+    assert client.get(other_url).status_code == 404

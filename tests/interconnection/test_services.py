@@ -188,6 +188,56 @@ def test_pto_sets_the_export_limit_and_activates_the_waiting_enrollment(site):
     assert enrollment.status == Enrollment.Status.ACTIVE, enrollment.status_reason
 
 
+def _pto_rule(enrollment) -> dict:
+    with scopes_disabled():
+        enrollment.refresh_from_db()
+    return next(r for r in enrollment.eligibility if r["rule"] == "permission_to_operate")
+
+
+def test_eligibility_follows_pto_granted_and_revoked(site):
+    """Every open enrollment of the customer is re-evaluated when PTO is granted or revoked
+    (not only those awaiting it), so none keeps showing a stale "PTO: Fail"."""
+    with scopes_disabled():
+        program = Program.objects.create(
+            utility=site.utility, name="V2H Backup", slug="v2h", kind="v2h", status="open",
+            require_permission_to_operate=True, require_smart_meter=False,
+        )  # fmt: skip
+        # In staff review for PTO and another rule that staff approved despite.
+        enrollment = Enrollment.objects.create(
+            utility=site.utility, program=program, service_account=site.account,
+            vehicle=site.vehicle, channel="installer",
+            status=Enrollment.Status.ELIGIBILITY_REVIEW, overridden_rules=["smart_meter"],
+            eligibility=[{"rule": "permission_to_operate", "passed": False, "detail": "No PTO"}],
+            failed_rules=["permission_to_operate"],
+        )  # fmt: skip
+    app = walk(site, draft(site), to="pto")
+    rule = _pto_rule(enrollment)
+    assert rule["passed"] and "9.6 kW" in rule["detail"]
+    assert enrollment.status == Enrollment.Status.ACTIVE
+    assert enrollment.failed_rules == []
+
+    with scope(utility=site.utility.pk):
+        with pytest.raises(services.InvalidInput):
+            services.revoke_pto(application=app, actor=site.engineer, reason="  ")
+        services.revoke_pto(
+            application=app, actor=site.engineer, reason="Inverter swapped without approval.",
+            expected=Status.PTO_GRANTED,
+        )  # fmt: skip
+    assert _reload(app).status == Status.PTO_REVOKED
+    assert not _pto_rule(enrollment)["passed"]
+    assert enrollment.status == Enrollment.Status.ELIGIBILITY_REVIEW
+    with scopes_disabled():
+        # Dispatch caps discharge at the charger's export limit: it goes with the PTO.
+        assert Charger.objects.get(pk=site.charger.pk).approved_export_kw is None
+        limits = AuditEvent.objects.filter(action="charger.export_limit_set").order_by("id")
+        assert [e.changes["to"] for e in limits] == [9.6, None]
+
+    # Granted again once the premise is back in order.
+    with scope(utility=site.utility.pk):
+        services.grant_pto(application=_reload(app), actor=site.engineer)
+    assert _pto_rule(enrollment)["passed"]
+
+
 def test_an_ahj_correction_round_pauses_the_permit_clock(site):
     app = walk(site, draft(site), to="submitted")
     with scope(utility=site.utility.pk):
