@@ -9,8 +9,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from enrollment.incentives.services.errors import InvalidInput
 
-# --- Calculations (pure) --------------------------------------------------------------------
-
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MEASUREMENT = Decimal("0.001")

@@ -85,9 +85,6 @@ def _correct_amount(
     return written
 
 
-# --- Disputes -------------------------------------------------------------------------------
-
-
 def open_dispute(
     *,
     incentive_id: int,

@@ -11,8 +11,6 @@ from enrollment.incentives.services.ledger import acting_user
 from portal.models import User
 from portal.uploads import check_upload
 
-# --- Documents ------------------------------------------------------------------------------
-
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 

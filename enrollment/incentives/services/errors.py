@@ -5,8 +5,6 @@ from __future__ import annotations
 from enrollment.incentives.models import Dispute
 from portal.errors import DomainError
 
-# --- Errors ---------------------------------------------------------------------------------
-
 
 class IncentiveError(DomainError):
     """A refused incentive action."""

@@ -33,8 +33,6 @@ from enrollment.models import ServiceAccount
 from portal.audit import actor_label, record
 from portal.models import User
 
-# --- Payouts --------------------------------------------------------------------------------
-
 _REFERENCE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{3,63}$")
 
 

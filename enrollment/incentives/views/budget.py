@@ -14,9 +14,6 @@ from enrollment.incentives.views.base import TEMPLATES
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
 
-# --- Budget ---------------------------------------------------------------------------------
-
-
 # Budget chart geometry, in SVG units: a label column, the plot, room for the value labels.
 CHART_WIDTH, CHART_LEFT, CHART_RIGHT = 640, 96, 544
 CHART_TOP, BAR_ROW, BAR_HEIGHT = 8, 36, 24

@@ -8,19 +8,12 @@ from django.views.generic import DetailView, ListView
 
 from enrollment.incentives import selectors, services
 from enrollment.incentives.filters import DisputeFilter
-from enrollment.incentives.forms import (
-    DisputeForm,
-    ResolveDisputeForm,
-)
-from enrollment.incentives.models import (
-    Dispute,
-)
+from enrollment.incentives.forms import DisputeForm, ResolveDisputeForm
+from enrollment.incentives.models import Dispute
 from enrollment.incentives.views.base import TEMPLATES, ActionPage, audit_history, utility_url
 from enrollment.incentives.views.incentives import IncentiveActionMixin
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
-
-# --- Disputes -------------------------------------------------------------------------------
 
 
 class DisputeListView(UtilityViewMixin, FilteredListMixin, ListView):

@@ -10,22 +10,12 @@ from django.views.generic import DetailView, ListView
 
 from enrollment.incentives import selectors, services
 from enrollment.incentives.filters import IncentiveFilter
-from enrollment.incentives.forms import (
-    ApplicationForm,
-    ChooseOfferForm,
-    RejectForm,
-)
-from enrollment.incentives.models import (
-    Incentive,
-    IncentiveDocument,
-    IncentiveOffer,
-)
+from enrollment.incentives.forms import ApplicationForm, ChooseOfferForm, RejectForm
+from enrollment.incentives.models import Incentive, IncentiveDocument, IncentiveOffer
 from enrollment.incentives.views.base import TEMPLATES, ActionPage, audit_history, utility_url
 from portal.downloads import document_download
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
-
-# --- Approval queue -------------------------------------------------------------------------
 
 
 class IncentiveListView(UtilityViewMixin, FilteredListMixin, ListView):

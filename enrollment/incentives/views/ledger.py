@@ -13,8 +13,6 @@ from portal.downloads import csv_download
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
-# --- Ledger ---------------------------------------------------------------------------------
-
 
 class LedgerView(UtilityViewMixin, FilteredListMixin, ListView):
     required_capability = Cap.VIEW_INCENTIVES

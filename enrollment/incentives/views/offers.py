@@ -8,14 +8,10 @@ from django.shortcuts import redirect
 from django.views.generic import CreateView, ListView, UpdateView
 
 from enrollment.incentives import selectors, services
-from enrollment.incentives.forms import (
-    OfferForm,
-)
+from enrollment.incentives.forms import OfferForm
 from enrollment.incentives.views.base import TEMPLATES, utility_url
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
-
-# --- Offers ---------------------------------------------------------------------------------
 
 
 class OfferListView(UtilityViewMixin, ListView):

@@ -11,17 +11,11 @@ from django.views.generic import DetailView, ListView
 
 from enrollment.incentives import selectors, services
 from enrollment.incentives.choices import PayoutMethod
-from enrollment.incentives.forms import (
-    PayoutBatchForm,
-)
-from enrollment.incentives.models import (
-    PayoutBatch,
-)
+from enrollment.incentives.forms import PayoutBatchForm
+from enrollment.incentives.models import PayoutBatch
 from enrollment.incentives.views.base import TEMPLATES, ActionPage, audit_history, utility_url
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
-
-# --- Payout batches -------------------------------------------------------------------------
 
 
 class PayoutBatchListView(UtilityViewMixin, ListView):
