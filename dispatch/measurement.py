@@ -65,10 +65,11 @@ from django.utils import timezone
 
 from devices.models import OptOut, TelemetryRollup
 from dispatch.models import Event, EventParticipant, EventPlanRun
-from enrollment import incentives
-from enrollment.incentives_selectors import active_offer
+from enrollment.incentives import services as incentives
+from enrollment.incentives.models import IncentiveOffer
+from enrollment.incentives.selectors import active_offer
 from enrollment.interconnection.sla import holiday_calendar
-from enrollment.models import Enrollment, IncentiveOffer, Program
+from enrollment.models import Enrollment, Program
 from portal.audit import record
 from portal.errors import DomainError
 from portal.models import User, Utility

@@ -24,9 +24,10 @@ from django.db.models import Q, QuerySet
 
 from dispatch.models import EventParticipant
 from dispatch.planning import Exclusion
-from enrollment import incentives
-from enrollment.incentives_selectors import active_offer
-from enrollment.models import Enrollment, Incentive, IncentiveOffer, Program
+from enrollment.incentives import services as incentives
+from enrollment.incentives.models import Incentive, IncentiveOffer
+from enrollment.incentives.selectors import active_offer
+from enrollment.models import Enrollment, Program
 from portal.models import User
 
 OPTED_OUT_REASONS = (str(Exclusion.OPTED_OUT), str(Exclusion.OPTED_OUT_DURING_EVENT))

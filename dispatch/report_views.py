@@ -24,7 +24,7 @@ from django.views.generic import DetailView
 from devices.charts import Tick, nice_ticks
 from dispatch import measurement, selectors, tasks
 from dispatch.models import Event, EventParticipant
-from enrollment.models import Incentive, IncentiveOffer
+from enrollment.incentives.models import Incentive, IncentiveOffer
 from portal.downloads import csv_download
 from portal.roles import Cap
 from portal.tasking import enqueue_on_commit

@@ -18,7 +18,8 @@ from django_scopes import scopes_disabled
 
 from dispatch import execution, measurement, participation
 from dispatch.models import Event, EventPlanRun
-from enrollment.models import IncentiveOffer, Program
+from enrollment.incentives.models import IncentiveOffer
+from enrollment.models import Program
 from portal.celery import app
 from portal.tasking import PlatformTask, TenantTask, enqueue_on_commit
 

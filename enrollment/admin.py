@@ -1,14 +1,11 @@
-"""Platform operators' admin for customers, programs, interconnection settings and
-incentives. The ledger is read-only here as everywhere."""
+"""Platform operators' admin for customers, programs and interconnection settings."""
 
 from django.contrib import admin
 
 from enrollment.models import (
     Enrollment,
-    IncentiveOffer,
     InterconnectionApplication,
     InterconnectionPolicy,
-    LedgerEntry,
     Program,
     ServiceAccount,
     Transformer,
@@ -75,25 +72,4 @@ class InterconnectionApplicationAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(IncentiveOffer)
-class IncentiveOfferAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "utility", "program"]
-    list_filter = ["utility"]
-
-
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "utility", "created_at"]
-    list_filter = ["utility"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

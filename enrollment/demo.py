@@ -1,10 +1,11 @@
-"""Demo programs, enrollments, incentives and interconnection applications for a demo
-utility (see ``portal.demo``), all made through the project's own services, so states,
-ledger entries, SLA clocks and audit rows are what the pages would have produced.
+"""Demo programs, enrollments and interconnection applications for a demo utility (see
+``portal.demo``; its incentives are ``enrollment.incentives.demo``'s), all made through the
+project's own services, so states, SLA clocks and audit rows are what the pages would have
+produced.
 
 Safe to run again: programs, terms and offers are keyed on their natural keys; a vehicle
 that was ever enrolled in a program is not enrolled again; staff actions (override,
-withdrawal, approvals, the payout batch, the dispute) happen only when their result is not
+withdrawal) happen only when their result is not
 there yet; interconnection applications are keyed on (installer, customer).
 """
 
@@ -20,21 +21,16 @@ from django_scopes import scope
 
 from devices.demo import is_cohort
 from devices.models import Vehicle
-from enrollment import incentives, services
+from enrollment import services
 from enrollment.interconnection import services as ic
 from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
 from enrollment.models import (
-    Dispute,
     Enrollment,
-    Incentive,
-    IncentiveOffer,
     InterconnectionApplication,
-    PayoutBatch,
     Program,
     TermsVersion,
     Transformer,
 )
-from enrollment.models.incentives import PayoutMethod
 from portal.models import AHJ, AHJTerritory, InstallerCompany, User, Utility
 
 DEMO_DOMAIN = "demo.test"
@@ -50,7 +46,6 @@ COHORT_ENROLLED_DAYS_AGO = 120  # the dispatch cohort joined peak relief in the 
 
 Kind = Program.Kind
 Status = Enrollment.Status
-Offer = IncentiveOffer.Kind
 Application = InterconnectionApplication
 
 
@@ -136,59 +131,6 @@ PROGRAMS = (
 )
 
 
-@dataclass(frozen=True)
-class OfferSpec:
-    program: str
-    kind: str
-    name: str
-    reason_code: str
-    values: dict
-    requires_review: bool
-
-
-OFFERS = (
-    OfferSpec(
-        "smart-charge", Offer.CHARGER_REBATE, "Smart charger rebate", "EVREB",
-        {"amount": Decimal("300.00"), "income_qualified_amount": Decimal("600.00")}, True,
-    ),
-    OfferSpec(
-        "smart-charge", Offer.ENROLLMENT_BONUS, "Enrollment bonus", "EVBON",
-        {"amount": Decimal("100.00")}, False,
-    ),
-    OfferSpec(
-        "smart-charge", Offer.EVENT_PERFORMANCE, "Peak shift performance", "EVPRF",
-        {"rate_per_kwh": Decimal("2.0000"), "season_cap": Decimal("200.00")}, False,
-    ),
-    OfferSpec(
-        "home-backup-v2h", Offer.CHARGER_REBATE, "Bidirectional charger rebate", "V2HREB",
-        {"amount": Decimal("300.00"), "income_qualified_amount": Decimal("600.00")}, True,
-    ),
-    OfferSpec(
-        "home-backup-v2h", Offer.EVENT_PERFORMANCE, "V2H event performance", "V2HPRF",
-        {"rate_per_kwh": Decimal("2.0000"), "season_cap": Decimal("400.00")}, False,
-    ),
-    OfferSpec(
-        "home-backup-v2h", Offer.CAPACITY_PAYMENT, "V2H seasonal capacity", "V2HCAP",
-        {"rate_per_kw": Decimal("40.00"), "season_cap": Decimal("500.00")}, False,
-    ),
-    OfferSpec(
-        "peak-relief-v2h", Offer.EVENT_PERFORMANCE, "Peak relief performance", "PRPRF",
-        {"rate_per_kwh": Decimal("1.0000"), "season_cap": Decimal("300.00")}, False,
-    ),
-    OfferSpec(
-        "peak-relief-v2h", Offer.CAPACITY_PAYMENT, "Peak relief seasonal capacity", "PRCAP",
-        {"rate_per_kw": Decimal("25.00"), "season_cap": Decimal("300.00")}, False,
-    ),
-    OfferSpec(
-        "peak-relief-v2h", Offer.MONTHLY_CREDIT, "Peak relief monthly credit", "PRMON",
-        {"amount": Decimal("5.00"), "forfeit_after_opt_outs": 2}, False,
-    ),
-    OfferSpec(
-        "v2g-pilot", Offer.CAPACITY_PAYMENT, "V2G seasonal capacity", "V2GCAP",
-        {"rate_per_kw": Decimal("75.00"), "season_cap": Decimal("1000.00")}, False,
-    ),
-)  # fmt: skip
-
 # Which program each demo vehicle is enrolled in, by model and position within the model
 # (0–5, see devices.demo.VEHICLES_PER_MODEL); absent models (no agreement) are skipped.
 PLAN = {
@@ -216,21 +158,20 @@ IC_AHJ = "fresno-building"
 IC_STAGES = ("pto", "inspection_passed", "approved_to_install", "engineering", "needs_info", None)
 
 
-def _pdf(name: str) -> SimpleUploadedFile:
+def pdf_upload(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PDF_BYTES, content_type="application/pdf")
 
 
-def _user(email: str) -> User:
+def user_by_email(email: str) -> User:
     return User.objects.get(email=email)
 
 
 def ensure_demo_programs(*, utility: Utility) -> None:
-    """Programs, enrollments, incentives and (pvp) interconnection for a demo utility."""
+    """Programs, enrollments and (pvp) interconnection for a demo utility."""
     with scope(utility=utility.pk), timezone.override(utility.tzinfo):
-        admin = _user(f"admin@{utility.slug}.{DEMO_DOMAIN}")
+        admin = user_by_email(f"admin@{utility.slug}.{DEMO_DOMAIN}")
         programs = _ensure_programs(utility=utility, admin=admin)
         _ensure_enrollments(utility=utility, programs=programs, admin=admin)
-        _ensure_incentives(utility=utility, programs=programs, admin=admin)
         if utility.slug == "pvp":
             _ensure_interconnection(utility=utility, programs=programs)
 
@@ -381,93 +322,8 @@ def _ensure_enrollments(*, utility: Utility, programs: dict[str, Program], admin
             services.withdraw(
                 enrollment=active[-1],
                 reason=WITHDRAW_REASON,
-                actor=_user(f"service@{utility.slug}.{DEMO_DOMAIN}"),
+                actor=user_by_email(f"service@{utility.slug}.{DEMO_DOMAIN}"),
             )
-
-
-# --- Incentives -----------------------------------------------------------------------------
-
-
-def _ensure_incentives(*, utility: Utility, programs: dict[str, Program], admin: User) -> None:
-    offers: dict[tuple[str, str], IncentiveOffer] = {}
-    for spec in OFFERS:
-        program = programs.get(spec.program)
-        if program is None:
-            continue
-        offer = IncentiveOffer.objects.filter(program=program, name=spec.name).first()
-        if offer is None:
-            offer = incentives.save_offer(
-                offer=IncentiveOffer(
-                    utility=utility,
-                    program=program,
-                    kind=spec.kind,
-                    name=spec.name,
-                    reason_code=spec.reason_code,
-                    payout_channel=IncentiveOffer.Channel.BILL_CREDIT,
-                    requires_review=spec.requires_review,
-                    **spec.values,
-                ),
-                before=None,
-                actor=admin,
-            )
-        offers[(spec.program, spec.kind)] = offer
-
-    smart = programs["smart-charge"]
-    settlement = _user(f"settlement@{utility.slug}.{DEMO_DOMAIN}")
-    participants = list(
-        Enrollment.objects.filter(program=smart, activated_at__isnull=False)
-        .select_related("service_account")
-        .order_by("id")
-    )
-    # Enrollment bonus for every participant (approved automatically within the budget).
-    for enrollment in participants:
-        incentives.award_enrollment_bonus(program=smart, enrollment=enrollment)
-    # Charger rebates: four applications with invoices; the first two approved.
-    rebate = offers[("smart-charge", Offer.CHARGER_REBATE)]
-    for number, enrollment in enumerate(participants[:4]):
-        incentive = incentives.submit_charger_rebate(
-            offer=rebate,
-            enrollment=enrollment,
-            invoice_total=Decimal("849.00") + 50 * number,
-            invoice=_pdf(f"invoice-{enrollment.service_account.account_number}.pdf"),
-            actor=None,
-        )
-        if number < 2 and incentive.status == Incentive.Status.SUBMITTED:
-            incentives.approve_incentive(incentive_id=incentive.pk, actor=admin)
-    # Performance payments for last summer's peak event.
-    today = timezone.localdate()
-    event_date = date(today.year if today.month > 9 else today.year - 1, 8, 14)
-    performance = []
-    for number, enrollment in enumerate(participants[:5]):
-        awarded = incentives.award_event_performance(
-            program=smart,
-            enrollment=enrollment,
-            event_ref=f"{utility.slug}-peak-{event_date:%Y%m%d}",
-            measured_kwh=Decimal("6.5") + Decimal("2.25") * number,
-            event_date=event_date,
-        )
-        performance.append(awarded)
-    # One bill-credit payout batch, exported once.
-    if not PayoutBatch.objects.filter(program=smart).exists():
-        batch = incentives.create_payout_batch(
-            program_id=smart.pk, channel=IncentiveOffer.Channel.BILL_CREDIT, actor=settlement
-        )
-        incentives.export_payout_file(
-            batch_id=batch.pk, method=PayoutMethod.BILL_CREDIT, actor=settlement
-        )
-    # One open dispute: the customer says the car shifted more than was measured.
-    if performance and not Dispute.objects.filter(incentive__program=smart).exists():
-        disputed = performance[0]
-        incentives.open_dispute(
-            incentive_id=disputed.pk,
-            description=(
-                "Customer says the app showed 11 kWh shifted during the event, not "
-                f"{disputed.measured_kwh} kWh."
-            ),
-            claimed_amount=Decimal("22.00"),
-            evidence=_pdf("app-screenshot.pdf"),
-            actor=_user(f"service@{utility.slug}.{DEMO_DOMAIN}"),
-        )
 
 
 # --- Interconnection (pvp) ------------------------------------------------------------------
@@ -478,9 +334,9 @@ def _ensure_interconnection(*, utility: Utility, programs: dict[str, Program]) -
     ahj = AHJ.objects.get(slug=IC_AHJ)
     if not AHJTerritory.objects.filter(utility=utility, ahj=ahj).exists():
         return  # the reviewer's AHJ must be in this utility's territory
-    crew = _user(f"admin@{IC_INSTALLER}.{DEMO_DOMAIN}")
-    engineer = _user(f"engineer@{utility.slug}.{DEMO_DOMAIN}")
-    reviewer = _user(f"reviewer@{IC_AHJ}.{DEMO_DOMAIN}")
+    crew = user_by_email(f"admin@{IC_INSTALLER}.{DEMO_DOMAIN}")
+    engineer = user_by_email(f"engineer@{utility.slug}.{DEMO_DOMAIN}")
+    reviewer = user_by_email(f"reviewer@{IC_AHJ}.{DEMO_DOMAIN}")
     # Transformers have no service of their own: they are utility reference data.
     transformer, _ = Transformer.objects.get_or_create(
         utility=utility,
@@ -523,7 +379,9 @@ def _ensure_interconnection(*, utility: Utility, programs: dict[str, Program]) -
             },
         )
         for kind in REQUIRED_DOCUMENTS[app.configuration]:
-            ic.upload_document(application=app, kind=kind, upload=_pdf(f"{kind}.pdf"), actor=crew)
+            ic.upload_document(
+                application=app, kind=kind, upload=pdf_upload(f"{kind}.pdf"), actor=crew
+            )
         if stage is None:
             continue  # a complete draft, not sent yet
         _walk(app, stage=stage, crew=crew, engineer=engineer, reviewer=reviewer)

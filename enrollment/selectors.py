@@ -191,9 +191,8 @@ class TimelineEntry:
 
 def customer_timeline(*, account: ServiceAccount, limit: int = 200) -> list[TimelineEntry]:
     """Everything about a customer on one timeline, newest first: vehicles registered at the
-    account, enrollments and every status change they went through, consents given (and
-    when they run out), and incentive entries when the incentives app provides them. Four
-    queries plus the incentives' own, whatever the customer's history."""
+    account, enrollments and every status change they went through, and consents given (and
+    when they run out). Four queries, whatever the customer's history."""
     entries: list[TimelineEntry] = []
     vehicles = Vehicle.objects.filter(
         Q(service_account=account) | Q(enrollments__service_account=account)
@@ -260,18 +259,5 @@ def customer_timeline(*, account: ServiceAccount, limit: int = 200) -> list[Time
                 pk=consent.enrollment_id,
             )
         )
-    entries.extend(_incentive_entries(account))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
-
-
-def _incentive_entries(account: ServiceAccount) -> list[TimelineEntry]:
-    """The incentives app's entries for this customer, if it offers them: a function
-    ``enrollment.incentives_selectors.timeline_entries(account=...)`` returning
-    ``TimelineEntry`` rows (or objects with the same attributes)."""
-    try:
-        from enrollment import incentives_selectors
-    except ImportError:
-        return []
-    provider = getattr(incentives_selectors, "timeline_entries", None)
-    return list(provider(account=account)) if provider else []

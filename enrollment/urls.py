@@ -1,4 +1,4 @@
-"""Enrollment and incentive pages under /u/<utility_slug>/ (namespace "utility")."""
+"""Enrollment and interconnection pages under /u/<utility_slug>/ (namespace "utility")."""
 
 from django.urls import include, path
 
@@ -6,6 +6,5 @@ from enrollment.interconnection import urls as interconnection_urls
 
 urlpatterns = [
     path("", include("enrollment.programs_urls")),
-    path("", include("enrollment.incentives_urls")),
     path("", include(interconnection_urls.utility_urlpatterns)),
 ]

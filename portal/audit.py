@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.db import models
+from django.db.models import Q, QuerySet
 
 from portal.models import AuditEvent, User, Utility
 from portal.request_context import get_request_id
@@ -51,3 +53,33 @@ def record(
         changes=changes or {},
         request_id=get_request_id(),
     )
+
+
+# --- Reading an object's rows ---------------------------------------------------------------
+# A row names its object by the model's label when it was written. The trail is never
+# rewritten, so a model that moved to another app (its AppConfig says ``former_app_label``)
+# is found under both labels.
+
+
+def labels_of(model: type[models.Model]) -> list[str]:
+    """Every label audit rows may name ``model`` by: the current one first."""
+    meta = model._meta
+    former = getattr(meta.app_config, "former_app_label", "")
+    return [meta.label_lower, *([f"{former}.{meta.model_name}"] if former else [])]
+
+
+def history_of(obj: models.Model) -> QuerySet[AuditEvent]:
+    """The object's audit rows, whichever label they were written with."""
+    return AuditEvent.objects.filter(object_type__in=labels_of(type(obj)), object_id=str(obj.pk))
+
+
+def object_type_matches(text: str) -> Q:
+    """Rows whose object type contains ``text``, and the rows of the same models under their
+    other labels (before or after a move), so a search finds a moved model's whole trail."""
+    text = text.strip().lower()
+    same_models: list[str] = []
+    for model in apps.get_models():
+        labels = labels_of(model)
+        if any(text in label for label in labels):
+            same_models.extend(labels)
+    return Q(object_type__icontains=text) | Q(object_type__in=same_models)

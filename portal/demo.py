@@ -786,9 +786,11 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
     _seed_fleet(utilities=utilities)
     from dispatch.demo import ensure_demo_events
     from enrollment.demo import ensure_demo_programs
+    from enrollment.incentives.demo import ensure_demo_incentives
 
     for spec in UTILITIES:
         ensure_demo_programs(utility=utilities[spec.slug])
+        ensure_demo_incentives(utility=utilities[spec.slug])
         ensure_demo_events(utility=utilities[spec.slug])
     report.logins = login_rows(LOGINS)
     return report

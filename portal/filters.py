@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q
 
 from enrollment.models import ServiceAccount
+from portal.audit import object_type_matches
 from portal.models import AuditEvent
 
 
@@ -15,7 +16,7 @@ class AuditEventFilter(django_filters.FilterSet):
         field_name="actor_label", lookup_expr="icontains", label="Actor (email or client)"
     )
     action = django_filters.CharFilter(lookup_expr="icontains", label="Action")
-    object_type = django_filters.CharFilter(lookup_expr="icontains", label="Object type")
+    object_type = django_filters.CharFilter(method="filter_object_type", label="Object type")
     object_id = django_filters.CharFilter(label="Object id")
     request_id = django_filters.CharFilter(label="Request id")
     since = django_filters.DateFilter(
@@ -34,6 +35,9 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+
+    def filter_object_type(self, queryset, name, value):
+        return queryset.filter(object_type_matches(value)) if value.strip() else queryset
 
 
 class ServiceAccountFilter(django_filters.FilterSet):

@@ -16,6 +16,7 @@ utility_patterns = [
     path("", include("portal.identity.utility_urls")),
     path("", include("devices.urls")),
     path("", include("enrollment.urls")),
+    path("", include("enrollment.incentives.urls")),
     path("", include("dispatch.urls")),
 ]
 

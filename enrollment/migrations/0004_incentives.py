@@ -4,7 +4,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import enrollment.models.incentives
+import enrollment.incentives.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -140,7 +140,7 @@ class Migration(migrations.Migration):
                 (
                     "file",
                     models.FileField(
-                        max_length=200, upload_to=enrollment.models.incentives._document_path
+                        max_length=200, upload_to=enrollment.incentives.models._document_path
                     ),
                 ),
                 ("original_name", models.CharField(max_length=200)),

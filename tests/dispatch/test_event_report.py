@@ -16,7 +16,7 @@ from django_scopes import scope, scopes_disabled
 
 from dispatch import measurement, tasks
 from dispatch.models import Event
-from enrollment.models import Incentive
+from enrollment.incentives.models import Incentive
 from portal.roles import Role
 from tests.dispatch.mv_support import (
     add_participant,
@@ -30,13 +30,13 @@ from tests.dispatch.mv_support import (
     rollups,
     weekdays_before,
 )
-from tests.enrollment.incentives_support import (
+from tests.factories import VehicleFactory, make_member
+from tests.incentives.support import (
     capacity_offer,
     funded_program,
     participant,
     performance_offer,
 )
-from tests.factories import VehicleFactory, make_member
 from tests.worker import celery_worker, wait_for
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from devices.models import OptOut, TelemetryRollup
 from dispatch import measurement
 from dispatch.measurement import IntervalSummary, interval_summary
 from dispatch.models import Event, EventParticipant
-from enrollment.models import Incentive
+from enrollment.incentives.models import Incentive
 from tests.dispatch.mv_support import (
     add_participant,
     add_plan_run,
@@ -28,13 +28,13 @@ from tests.dispatch.mv_support import (
     rollups,
     weekdays_before,
 )
-from tests.enrollment.incentives_support import (
+from tests.factories import VehicleFactory
+from tests.incentives.support import (
     capacity_offer,
     funded_program,
     participant,
     performance_offer,
 )
-from tests.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from django_scopes import scope, scopes_disabled
 from dispatch import participation, tasks
 from dispatch.models import EventParticipant
 from dispatch.planning import Exclusion
-from enrollment.models import Incentive
+from enrollment.incentives.models import Incentive
 from tests.dispatch.mv_support import add_participant, local, mv_event
-from tests.enrollment.incentives_support import funded_program, monthly_offer, participant
+from tests.incentives.support import funded_program, monthly_offer, participant
 
 pytestmark = pytest.mark.django_db
 

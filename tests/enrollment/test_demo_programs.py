@@ -7,16 +7,19 @@ import pytest
 from django_scopes import scope, scopes_disabled
 
 from enrollment.demo import ensure_demo_programs
+from enrollment.incentives.demo import ensure_demo_incentives
+from enrollment.incentives.models import (
+    Dispute,
+    Incentive,
+    IncentiveOffer,
+    LedgerEntry,
+    PayoutBatch,
+)
 from enrollment.models import (
     ApplicationDocument,
     Consent,
-    Dispute,
     Enrollment,
-    Incentive,
-    IncentiveOffer,
     InterconnectionApplication,
-    LedgerEntry,
-    PayoutBatch,
     Program,
     TermsVersion,
 )
@@ -46,6 +49,7 @@ def _seed() -> dict[str, Utility]:
     utilities = {u.slug: u for u in Utility.objects.filter(slug__in=["pvp", "frec"])}
     for utility in utilities.values():
         ensure_demo_programs(utility=utility)
+        ensure_demo_incentives(utility=utility)
     return utilities
 
 

@@ -19,12 +19,7 @@ from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
 from tests.devices.isolation_cases import DEVICES_CASES
 from tests.dispatch.isolation_cases import DISPATCH_CASES
-from tests.enrollment.isolation_cases import (
-    INCENTIVE_API,
-    INCENTIVE_CASES,
-    PROGRAM_API,
-    PROGRAM_CASES,
-)
+from tests.enrollment.isolation_cases import PROGRAM_API, PROGRAM_CASES
 from tests.factories import (
     AHJFactory,
     AHJTerritoryFactory,
@@ -36,6 +31,7 @@ from tests.factories import (
     UserFactory,
     make_member,
 )
+from tests.incentives.isolation_cases import INCENTIVE_API, INCENTIVE_CASES
 from tests.interconnection.isolation_cases import (
     INTERCONNECTION_CASES,
     INTERCONNECTION_ORG_ROUTES,
