@@ -1,4 +1,4 @@
-"""The incentive models, moved from the enrollment app (enrollment.0009_move_incentives_out).
+"""The incentive models, moved from the enrollment app (enrollment.0010_move_incentives_out).
 The tables exist already (enrollment.0004_incentives made them, with the ledger's
 append-only triggers) and keep their names: this migration adds the models to the state
 only and touches no table."""
@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("enrollment", "0009_move_incentives_out"),
+        ("enrollment", "0010_move_incentives_out"),
         ("portal", "0004_partner_client_allowed_scopes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("enrollment", "0008_serviceaccount_feeder"),
+        ("enrollment", "0009_interconnection_notifications_inspection_date"),
     ]
 
     operations = [
