@@ -24,7 +24,7 @@ from devices.models import (
     Vehicle,
 )
 from devices.vin import with_check_digit
-from enrollment.models import ServiceAccount
+from portal.customers.models import ServiceAccount
 from portal.models import AutomakerPartner, Utility
 
 

@@ -29,7 +29,8 @@ from dispatch.demo_vtn import ensure_demo_grid_source
 from dispatch.guardrails import check_event
 from dispatch.models import DispatchGroup, Event, EventParticipant
 from dispatch.selectors import other_events
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import User, Utility
 
 FEEDERS = 4

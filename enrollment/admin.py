@@ -1,4 +1,4 @@
-"""Platform operators' admin for customers, programs, interconnection settings and
+"""Platform operators' admin for programs, interconnection settings and
 incentives. The ledger is read-only here as everywhere."""
 
 from django.contrib import admin
@@ -10,23 +10,8 @@ from enrollment.models import (
     InterconnectionPolicy,
     LedgerEntry,
     Program,
-    ServiceAccount,
     Transformer,
 )
-
-
-@admin.register(ServiceAccount)
-class ServiceAccountAdmin(admin.ModelAdmin):
-    list_display = [
-        "account_number",
-        "customer_name",
-        "utility",
-        "zip_code",
-        "feeder",
-        "rate_class",
-    ]
-    list_filter = ["utility", "rate_class"]
-    search_fields = ["account_number", "customer_name", "meter_id", "feeder"]
 
 
 @admin.register(Program)

@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 from django.db.models import Q
 
 from devices.models import ApprovedEquipment, Charger, Vehicle
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import Utility
 
 

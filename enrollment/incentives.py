@@ -39,9 +39,9 @@ from enrollment.models import (
     PayoutMethod,
     PayoutPreference,
     Program,
-    ServiceAccount,
 )
 from portal.audit import actor_label, record
+from portal.customers.models import ServiceAccount
 from portal.errors import DomainError
 from portal.models import User
 from portal.uploads import check_upload

@@ -9,6 +9,31 @@ from django.db import models
 from portal.models import AuditEvent, User, Utility
 from portal.request_context import get_request_id
 
+# Audit rows are append-only, so rows written before a model moved to another app keep its
+# old label in ``object_type``: current label → the labels it had before.
+FORMER_OBJECT_TYPES: dict[str, tuple[str, ...]] = {
+    "customers.serviceaccount": ("enrollment.serviceaccount",),
+    "customers.customerimport": ("enrollment.customerimport",),
+}
+
+
+def object_types(model: type[models.Model]) -> tuple[str, ...]:
+    """Every ``object_type`` an audit row about an instance of ``model`` may carry."""
+    label = model._meta.label_lower
+    return (label, *FORMER_OBJECT_TYPES.get(label, ()))
+
+
+def object_types_containing(text: str) -> tuple[str, ...]:
+    """The former labels of the models whose current label contains ``text``, so that a
+    search by today's label also finds the rows written under an older one."""
+    text = text.lower()
+    return tuple(
+        former
+        for label, formers in FORMER_OBJECT_TYPES.items()
+        if text in label
+        for former in formers
+    )
+
 
 def actor_label(*, user: User | None = None, client_id: str = "", partner_name: str = "") -> str:
     if user is not None and user.is_authenticated:

@@ -26,8 +26,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from enrollment.models import ServiceAccount
 from portal import audit
+from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,
     AccessRequest,

@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from enrollment.models import ServiceAccount
+from portal.audit import object_types_containing
 from portal.models import AuditEvent
 
 
@@ -15,7 +15,7 @@ class AuditEventFilter(django_filters.FilterSet):
         field_name="actor_label", lookup_expr="icontains", label="Actor (email or client)"
     )
     action = django_filters.CharFilter(lookup_expr="icontains", label="Action")
-    object_type = django_filters.CharFilter(lookup_expr="icontains", label="Object type")
+    object_type = django_filters.CharFilter(method="filter_object_type", label="Object type")
     object_id = django_filters.CharFilter(label="Object id")
     request_id = django_filters.CharFilter(label="Request id")
     since = django_filters.DateFilter(
@@ -35,23 +35,7 @@ class AuditEventFilter(django_filters.FilterSet):
         model = AuditEvent
         fields: list[str] = []
 
-
-class ServiceAccountFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search (account, name, address, meter)")
-    rate_class = django_filters.ChoiceFilter(choices=ServiceAccount.RateClass.choices)
-    zip_code = django_filters.CharFilter(label="ZIP code")
-
-    class Meta:
-        model = ServiceAccount
-        fields: list[str] = []
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
+    def filter_object_type(self, queryset, name, value):
         return queryset.filter(
-            Q(account_number__iexact=value)
-            | Q(meter_id__iexact=value)
-            | Q(customer_name__icontains=value)
-            | Q(premise_address__icontains=value)
+            Q(object_type__icontains=value) | Q(object_type__in=object_types_containing(value))
         )

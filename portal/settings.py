@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "portal",
+    "portal.customers",
     "enrollment",
     "devices",
     "dispatch",

@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_scopes import ScopedManager
 
-from enrollment.models.customers import ServiceAccount
 from enrollment.models.programs import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import TenantOwned
 
 __all__ = [

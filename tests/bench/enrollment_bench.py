@@ -88,8 +88,9 @@ def ensure_bench_data(*, enrollments: int, reevaluated: int) -> dict:
     from django_scopes import scope
 
     from devices.models import Vehicle
-    from enrollment.models import Enrollment, Program, ServiceAccount
+    from enrollment.models import Enrollment, Program
     from portal import demo
+    from portal.customers.models import ServiceAccount
     from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
     utility = Utility.objects.get(slug=demo.SCALE_SLUG)

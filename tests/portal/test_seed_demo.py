@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from enrollment.models import ServiceAccount
 from portal import demo
+from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,
     AccessRequest,

@@ -1,4 +1,5 @@
-"""Importing a utility's customers from a CSV extract of its customer system.
+"""Writes of the customers app: importing a utility's customers from a CSV extract of its
+customer system.
 
 Upsert by account number, with a row-level report: every data row is ``imported`` (new),
 ``updated``, ``unchanged`` or ``rejected`` with its reasons. Broken rows are rejected while
@@ -26,10 +27,9 @@ from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from enrollment.models import ServiceAccount
-from enrollment.models.programs import CustomerImport
-from enrollment.services import bulk_update_rows
 from portal.audit import record
+from portal.bulk_update import bulk_update_rows
+from portal.customers.models import CustomerImport, ServiceAccount
 from portal.models import User, Utility
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from enrollment.customer_import import (
+from portal.customers.services import (
     MAX_UPLOAD_BYTES,
     CustomerFileError,
     import_customers,

@@ -1,4 +1,6 @@
-"""Customers (service accounts) of a utility."""
+"""Customers of a utility: service accounts and the CSV imports that create them.
+
+The tables keep the names they had when these models lived in the enrollment app."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class ServiceAccount(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "enrollment_serviceaccount"
         ordering = ["account_number"]
         constraints = [
             models.UniqueConstraint(
@@ -54,3 +57,33 @@ class ServiceAccount(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.account_number} — {self.customer_name}"
+
+
+class CustomerImport(TenantOwned):
+    """One upload of the utility's customer CSV extract and its row-level report, kept so
+    the report can be downloaded later and nothing about an import is lost."""
+
+    uploaded_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=20, default="upload", help_text="upload or command")
+    filename = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    unknown_columns = models.JSONField(default=list, blank=True)
+    # [{"row": 2, "account_number": "...", "outcome": "rejected", "reasons": ["..."]}, ...]
+    report = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        db_table = "enrollment_customerimport"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Customer import #{self.pk} ({self.filename})"
+
+    @property
+    def total(self) -> int:
+        return self.imported + self.updated + self.unchanged + self.rejected

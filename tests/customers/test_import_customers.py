@@ -12,10 +12,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from enrollment import customer_import
-from enrollment.customer_import import CustomerFileError, import_customers
-from enrollment.models import ServiceAccount
-from enrollment.models.programs import CustomerImport
+from portal.customers import services as customer_import
+from portal.customers.models import CustomerImport, ServiceAccount
+from portal.customers.services import CustomerFileError, import_customers
 from portal.models import AuditEvent
 from portal.roles import Role
 from tests.devices.isolation_cases import signed_in
