@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "devices",
     "dispatch",
     "billing",
+    "demo",
 ]
 
 MIDDLEWARE = [

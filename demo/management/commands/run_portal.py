@@ -21,9 +21,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.simulator.demo import demo_simulator_argv
-from dispatch.demo_vtn import demo_vtn_argv
-from portal import demo
+from demo import seed as demo
+from demo.grid_operator import demo_vtn_argv
+from demo.simulator import demo_simulator_argv
 from portal.models import User
 
 GRACE_SECONDS = 20  # for a worker to finish its current task after SIGINT

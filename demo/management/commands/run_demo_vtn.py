@@ -7,7 +7,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from dispatch.demo_vtn import DEMO_VTN_PORT, run_demo_vtn
+from demo.grid_operator import DEMO_VTN_PORT, run_demo_vtn
 
 
 class Command(BaseCommand):

@@ -73,7 +73,7 @@ TELEMETRY_HOURS = 48
 TELEMETRY_STEP = timedelta(minutes=15)
 ROLLUP_HISTORY_DAYS = 28
 # The dispatch demo's cohort: bidirectional vehicles at customers past the first 200 (the
-# backup-only V2H program of ``enrollment.demo`` enrolls them), indexed from 1000.
+# backup-only V2H program of ``demo.programs`` enrolls them), indexed from 1000.
 COHORT_SIZE = 40
 COHORT_FIRST_INDEX = 1000
 

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dispatch.demo_vtn import (
+from demo.grid_operator import (
     DEMO_MARKET_CONTEXT,
     demo_vtn_argv,
     ensure_demo_grid_source,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal import demo
+from demo import seed as demo
 
 
 class Command(BaseCommand):

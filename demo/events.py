@@ -1,4 +1,4 @@
-"""Demo events for a demo utility (see ``portal.demo``): feeders on the demo customers, a
+"""Demo events for a demo utility (see ``demo.seed``): feeders on the demo customers, a
 dispatch group, and past events — planned, commanded, answered, opted out of, re-planned and
 measured through the project's own execution and M&V code — so the event pages, the console
 and the reports have history to show. The live part of the demo is the DR operator
@@ -20,12 +20,12 @@ from django.db.models import F
 from django.utils import timezone
 from django_scopes import scope
 
-from devices.demo import state_at
+from demo.fleet import state_at
+from demo.grid_operator import ensure_demo_grid_source
 from devices.models import DeviceCommand, TelemetryRollup, Vehicle
 from devices.services import record_opt_out
 from devices.telemetry import LatestState
 from dispatch import execution, measurement, participation, selectors
-from dispatch.demo_vtn import ensure_demo_grid_source
 from dispatch.guardrails import check_event
 from dispatch.models import DispatchGroup, Event, EventParticipant
 from dispatch.selectors import other_events

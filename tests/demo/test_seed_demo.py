@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from portal import demo
+from demo import seed as demo
 from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,

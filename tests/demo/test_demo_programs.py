@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django_scopes import scope, scopes_disabled
 
-from enrollment.demo import ensure_demo_programs
+from demo.programs import ensure_demo_programs
+from demo.seed import seed_demo
 from enrollment.models import (
     ApplicationDocument,
     Consent,
@@ -20,7 +21,6 @@ from enrollment.models import (
     Program,
     TermsVersion,
 )
-from portal.demo import seed_demo
 from portal.models import AuditEvent, Utility
 
 Status = Enrollment.Status

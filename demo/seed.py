@@ -784,8 +784,8 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
             utility=utilities[spec.slug], spec=spec, count=customers_per_utility
         )
     _seed_fleet(utilities=utilities)
-    from dispatch.demo import ensure_demo_events
-    from enrollment.demo import ensure_demo_programs
+    from demo.events import ensure_demo_events
+    from demo.programs import ensure_demo_programs
 
     for spec in UTILITIES:
         ensure_demo_programs(utility=utilities[spec.slug])
@@ -797,8 +797,8 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
 def _seed_fleet(*, utilities: dict[str, Utility]) -> None:
     """The demo fleet, and the fleet simulator as every demo partner's cloud (a webhook
     adapter at 127.0.0.1:8100 and API credentials for the simulator)."""
-    from devices.demo import ensure_demo_fleet
-    from devices.simulator.demo import ensure_demo_simulator
+    from demo.fleet import ensure_demo_fleet
+    from demo.simulator import ensure_demo_simulator
 
     partners = {spec.slug: AutomakerPartner.objects.get(slug=spec.slug) for spec in PARTNERS}
     for utility_spec in UTILITIES:

@@ -1,5 +1,5 @@
 """Demo programs, enrollments, incentives and interconnection applications for a demo
-utility (see ``portal.demo``), all made through the project's own services, so states,
+utility (see ``demo.seed``), all made through the project's own services, so states,
 ledger entries, SLA clocks and audit rows are what the pages would have produced.
 
 Safe to run again: programs, terms and offers are keyed on their natural keys; a vehicle
@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_scopes import scope
 
-from devices.demo import is_cohort
+from demo.fleet import is_cohort
 from devices.models import Vehicle
 from enrollment import incentives, services
 from enrollment.interconnection import services as ic
@@ -190,7 +190,7 @@ OFFERS = (
 )  # fmt: skip
 
 # Which program each demo vehicle is enrolled in, by model and position within the model
-# (0–5, see devices.demo.VEHICLES_PER_MODEL); absent models (no agreement) are skipped.
+# (0–5, see demo.fleet.VEHICLES_PER_MODEL); absent models (no agreement) are skipped.
 PLAN = {
     "pvp": {
         "Longhorn EV": ["smart-charge"] * 2 + ["v2g-pilot"] * 4,
