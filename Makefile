@@ -34,6 +34,7 @@ run: seed
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -52,7 +52,7 @@ class Vehicle(TenantOwned):
     )
     firmware_version = models.CharField(max_length=40, blank=True)
     service_account = models.ForeignKey(
-        "enrollment.ServiceAccount",
+        "customers.ServiceAccount",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -115,7 +115,7 @@ class Charger(TenantOwned):
     cert_sae_j3072 = models.BooleanField("SAE J3072", default=False)
     firmware_version = models.CharField(max_length=40, blank=True)
     service_account = models.ForeignKey(
-        "enrollment.ServiceAccount",
+        "customers.ServiceAccount",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -27,9 +27,9 @@ from django_scopes import scopes_disabled
 
 from devices.models import AdapterConfig, CustomerPreference, DeviceCommand, Mode, OptOut, Vehicle
 from devices.signals import command_outcomes
-from enrollment.models import ServiceAccount
 from portal.audit import record
 from portal.bulk import among, bulk_insert
+from portal.customers.models import ServiceAccount
 from portal.errors import DomainError
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 

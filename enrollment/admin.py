@@ -1,4 +1,4 @@
-"""Platform operators' admin for customers, programs and interconnection settings."""
+"""Platform operators' admin for programs and interconnection settings."""
 
 from django.contrib import admin
 
@@ -7,23 +7,8 @@ from enrollment.models import (
     InterconnectionApplication,
     InterconnectionPolicy,
     Program,
-    ServiceAccount,
     Transformer,
 )
-
-
-@admin.register(ServiceAccount)
-class ServiceAccountAdmin(admin.ModelAdmin):
-    list_display = [
-        "account_number",
-        "customer_name",
-        "utility",
-        "zip_code",
-        "feeder",
-        "rate_class",
-    ]
-    list_filter = ["utility", "rate_class"]
-    search_fields = ["account_number", "customer_name", "meter_id", "feeder"]
 
 
 @admin.register(Program)

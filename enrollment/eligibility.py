@@ -24,7 +24,8 @@ from django.apps import apps
 from django.db.models import Q
 
 from devices.models import ApprovedEquipment, Charger, Vehicle
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import Utility
 
 

@@ -9,7 +9,8 @@ from devices.models import Vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from enrollment import selectors
 from enrollment.eligibility import RULE_CHOICES
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 
 
 class BaseEnrollmentFilter(django_filters.FilterSet):

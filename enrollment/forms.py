@@ -12,8 +12,8 @@ from django.utils.dates import MONTHS_3, WEEKDAYS
 from devices.models import Vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from enrollment import services
-from enrollment.customer_import import MAX_UPLOAD_BYTES, check_upload
-from enrollment.models import Enrollment, Program, ServiceAccount, TermsVersion
+from enrollment.models import Enrollment, Program, TermsVersion
+from portal.customers.models import ServiceAccount
 from portal.models import PartnerAgreement, Utility, zip_code_validator
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -356,28 +356,6 @@ class StaffEnrollmentForm(forms.Form):
             if self.terms is None:
                 self.add_error("program", "This program has no terms in effect yet.")
         return data
-
-
-class CustomerImportForm(forms.Form):
-    file = forms.FileField(
-        label="Customer CSV",
-        help_text=(
-            f"A CSV extract, UTF-8, at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB. Columns: "
-            "account_number (required), customer_name, premise_address, city, state, zip_code, "
-            "meter_id, rate_class, tariff, email, phone, smart_meter, income_qualified, "
-            "medical_need, feeder."
-        ),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        problem = check_upload(
-            name=upload.name, size=upload.size, content_type=upload.content_type or ""
-        )
-        if problem:
-            raise forms.ValidationError(problem)
-        return upload
 
 
 class OffboardForm(forms.Form):

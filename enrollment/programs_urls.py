@@ -1,5 +1,4 @@
-"""Program, enrollment and customer-import pages under /u/<utility_slug>/ (namespace
-"utility")."""
+"""Program and enrollment pages under /u/<utility_slug>/ (namespace "utility")."""
 
 from django.urls import path
 
@@ -28,16 +27,5 @@ urlpatterns = [
         "enrollments/<int:pk>/action/",
         views.EnrollmentActionView.as_view(),
         name="enrollment_action",
-    ),
-    path("customers/import/", views.CustomerImportView.as_view(), name="customer_import"),
-    path(
-        "customers/import/<int:pk>/",
-        views.CustomerImportDetailView.as_view(),
-        name="customer_import_detail",
-    ),
-    path(
-        "customers/import/<int:pk>/report.csv",
-        views.CustomerImportReportView.as_view(),
-        name="customer_import_report",
     ),
 ]

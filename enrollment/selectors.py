@@ -5,16 +5,16 @@ a fixed number of queries whatever the row count."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from devices.models import Vehicle
-from enrollment.models import Consent, Enrollment, Program, ServiceAccount, TermsVersion
+from enrollment.models import Consent, Enrollment, Program, TermsVersion
 from enrollment.services import RENEWAL_WINDOW
+from portal.customers.models import ServiceAccount
+from portal.customers.selectors import TimelineEntry
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement
 
 Status = Enrollment.Status
@@ -177,16 +177,6 @@ def latest_consents(enrollment_ids: list[int]) -> dict[int, Consent]:
 
 
 # --- The customer timeline ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # "enrollment", "vehicle", "consent", "incentive", ...
-    title: str
-    detail: str = ""
-    url_name: str = ""  # a "utility:" URL name taking ``pk``, when the entry links somewhere
-    pk: Any = None
 
 
 def customer_timeline(*, account: ServiceAccount, limit: int = 200) -> list[TimelineEntry]:

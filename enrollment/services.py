@@ -31,9 +31,10 @@ from django_scopes import scopes_disabled
 
 from enrollment import eligibility
 from enrollment.eligibility import Evaluation, Rule
-from enrollment.models import Consent, Enrollment, Program, ServiceAccount, TermsVersion
+from enrollment.models import Consent, Enrollment, Program, TermsVersion
 from portal.audit import actor_label, record
 from portal.bulk import bulk_update_rows
+from portal.customers.models import ServiceAccount
 from portal.errors import DomainError
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement, User, Utility
 from portal.request_context import get_request_id

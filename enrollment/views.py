@@ -1,6 +1,6 @@
 """Program and enrollment pages under /u/<utility_slug>/: program setup and terms, the
 enrollment queue (filters, search, bulk approve / override), an enrollment's rules, consent,
-history and actions, staff enrollment, partner offboarding, and the customer CSV import.
+history and actions, staff enrollment and partner offboarding.
 
 Objects are looked up through the scoped default managers, so another utility's id is a 404
 without any check here. Every change goes through ``enrollment.services``; a refusal
@@ -23,22 +23,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, DetailView, FormView, ListView, UpdateView
 
-from enrollment import customer_import, selectors, services
+from enrollment import selectors, services
 from enrollment.eligibility import RULE_LABELS
 from enrollment.filters import EnrollmentFilter
 from enrollment.forms import (
     ACTION_LABELS,
     BulkActionForm,
-    CustomerImportForm,
     EnrollmentActionForm,
     OffboardForm,
     ProgramForm,
     StaffEnrollmentForm,
     TermsVersionForm,
 )
-from enrollment.models import Enrollment, Program, ServiceAccount
-from enrollment.models.programs import CustomerImport
-from portal.downloads import csv_download
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
@@ -414,79 +412,4 @@ class OffboardingView(UtilityViewMixin, FormView):
         )
         return HttpResponseRedirect(
             reverse("utility:enrollment_offboarding", args=[self.request.utility.slug])
-        )
-
-
-# --- Customer import ------------------------------------------------------------------------
-
-
-class CustomerImportView(UtilityViewMixin, FormView):
-    required_capability = Cap.IMPORT_CUSTOMERS
-    form_class = CustomerImportForm
-    template_name = "enrollment/customer_import.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            recent=CustomerImport.objects.select_related("uploaded_by")[:10],
-            columns=customer_import.COLUMNS,
-            **kwargs,
-        )
-
-    def form_valid(self, form):
-        upload = form.cleaned_data["file"]
-        try:
-            result = customer_import.import_customers(
-                utility=self.request.utility,
-                raw=upload.read(customer_import.MAX_UPLOAD_BYTES + 1),
-                filename=upload.name,
-                actor=self.request.user,
-            )
-        except customer_import.CustomerFileError as exc:
-            form.add_error("file", exc.message)
-            return self.form_invalid(form)
-        messages.success(
-            self.request,
-            f"Imported {result.imported}, updated {result.updated}, unchanged "
-            f"{result.unchanged}, rejected {result.rejected}.",
-        )
-        return HttpResponseRedirect(
-            reverse("utility:customer_import_detail", args=[self.request.utility.slug, result.pk])
-        )
-
-
-REPORT_ROWS_SHOWN = 500
-
-
-class CustomerImportDetailView(UtilityViewMixin, DetailView):
-    required_capability = Cap.IMPORT_CUSTOMERS
-    template_name = "enrollment/customer_import_detail.html"
-    context_object_name = "customer_import"
-
-    def get_queryset(self):
-        return CustomerImport.objects.select_related("uploaded_by")
-
-    def get_context_data(self, **kwargs):
-        rows = self.object.report
-        # Rejected rows first: they are what needs attention.
-        ordered = sorted(rows, key=lambda r: (r["outcome"] != "rejected", r["row"]))
-        return super().get_context_data(
-            rows=ordered[:REPORT_ROWS_SHOWN],
-            rows_hidden=max(0, len(rows) - REPORT_ROWS_SHOWN),
-            **kwargs,
-        )
-
-
-class CustomerImportReportView(UtilityViewMixin, DetailView):
-    """The whole row-level report as CSV."""
-
-    required_capability = Cap.IMPORT_CUSTOMERS
-
-    def get_queryset(self):
-        return CustomerImport.objects.all()
-
-    def get(self, request, *args, **kwargs):
-        customer_import_row = self.get_object()
-        return csv_download(
-            filename=f"customer-import-{customer_import_row.pk}-report.csv",
-            rows=customer_import.report_rows(customer_import_row),
         )

@@ -63,11 +63,13 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "portal",
+    "portal.customers",
     "enrollment",
     "enrollment.incentives",
     "devices",
     "dispatch",
     "billing",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,15 +1,12 @@
-"""Pages of the tenancy core: home, per-role dashboards, audit trail, customers, partners,
-installers, the installer and AHJ workspaces, and the health check."""
+"""Pages of the tenancy core: home, per-role dashboards, audit trail, partners, installers,
+the installer and AHJ workspaces, and the health check."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection
-from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -18,10 +15,9 @@ from django.views.generic import DetailView, ListView, TemplateView
 from django_scopes import scopes_disabled
 from kombu import Connection
 
-from enrollment.models import ServiceAccount
-from enrollment.selectors import customer_timeline
+from portal.customers.selectors import counts_by_rate_class
 from portal.downloads import csv_download
-from portal.filters import AuditEventFilter, ServiceAccountFilter
+from portal.filters import AuditEventFilter
 from portal.models import (
     AccessRequest,
     AHJTerritory,
@@ -104,16 +100,9 @@ class UtilityDashboardView(UtilityViewMixin, TemplateView):
                 status=AccessRequest.Status.PENDING
             ).count()
         if access.can(Cap.VIEW_CUSTOMERS):
-            by_rate = Counter(
-                dict(
-                    ServiceAccount.objects.values_list("rate_class")
-                    .annotate(n=Count("id"))
-                    .values_list("rate_class", "n")
-                )
-            )
-            labels = dict(ServiceAccount.RateClass.choices)
-            ctx["customer_count"] = sum(by_rate.values())
-            ctx["customers_by_rate"] = [(labels.get(k, k), v) for k, v in by_rate.most_common()]
+            by_rate = counts_by_rate_class()
+            ctx["customer_count"] = sum(n for _label, n in by_rate)
+            ctx["customers_by_rate"] = by_rate
         if access.can(Cap.VIEW_PARTNERS):
             ctx["agreements"] = PartnerAgreement.objects.select_related("partner")
         if access.can(Cap.VIEW_INSTALLERS):
@@ -213,34 +202,6 @@ class AuditDetailView(UtilityViewMixin, DetailView):
 
     def get_queryset(self):
         return AuditEvent.objects.all()
-
-
-class CustomerListView(UtilityViewMixin, FilteredListMixin, ListView):
-    required_capability = Cap.VIEW_CUSTOMERS
-    filterset_class = ServiceAccountFilter
-    template_name = "portal/customer_list.html"
-    paginate_by = 50
-
-    def base_queryset(self):
-        return ServiceAccount.objects.all()
-
-
-class CustomerDetailView(UtilityViewMixin, DetailView):
-    required_capability = Cap.VIEW_CUSTOMERS
-    template_name = "portal/customer_detail.html"
-    context_object_name = "account"
-
-    def get_queryset(self):
-        return ServiceAccount.objects.all()
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["timeline"] = customer_timeline(account=self.object)
-        if self.request.access.can(Cap.VIEW_AUDIT):
-            ctx["history"] = AuditEvent.objects.filter(
-                object_type=ServiceAccount._meta.label_lower, object_id=str(self.object.pk)
-            )[:50]
-        return ctx
 
 
 class PartnerAgreementListView(UtilityViewMixin, ListView):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import factory
 from django_scopes import scopes_disabled
 
-from enrollment.models import ServiceAccount
+from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,
     AHJTerritory,

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django_scopes import ScopedManager
 
 from enrollment.incentives.choices import OFF_BILL_METHODS, PayoutMethod
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import TenantOwned
 
 MONEY = {"max_digits": 12, "decimal_places": 2}

@@ -14,9 +14,9 @@ from enrollment.models import (
     ApplicationMessage,
     DeficiencyItem,
     InterconnectionApplication,
-    ServiceAccount,
     Transformer,
 )
+from portal.customers.models import ServiceAccount
 from portal.models import AHJ, AHJTerritory, Utility
 
 Application = InterconnectionApplication

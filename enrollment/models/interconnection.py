@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from enrollment.models.customers import ServiceAccount
+from portal.customers.models import ServiceAccount
 from portal.models import AHJ, InstallerCompany, TenantOwned
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from enrollment.models.customers import ServiceAccount
+from portal.customers.models import ServiceAccount
 from portal.models import TenantOwned
 
 
@@ -236,32 +236,3 @@ class Consent(TenantOwned):
     class Meta:
         ordering = ["-accepted_at"]
         indexes = [models.Index(fields=["utility", "expires_at"], name="consent_expiry")]
-
-
-class CustomerImport(TenantOwned):
-    """One upload of the utility's customer CSV extract and its row-level report, kept so
-    the report can be downloaded later and nothing about an import is lost."""
-
-    uploaded_by = models.ForeignKey(
-        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    source = models.CharField(max_length=20, default="upload", help_text="upload or command")
-    filename = models.CharField(max_length=255)
-    created_at = models.DateTimeField(auto_now_add=True)
-    imported = models.PositiveIntegerField(default=0)
-    updated = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    unknown_columns = models.JSONField(default=list, blank=True)
-    # [{"row": 2, "account_number": "...", "outcome": "rejected", "reasons": ["..."]}, ...]
-    report = models.JSONField(default=list, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"Customer import #{self.pk} ({self.filename})"
-
-    @property
-    def total(self) -> int:
-        return self.imported + self.updated + self.unchanged + self.rejected

@@ -210,10 +210,10 @@ def delivery_rows(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int
 
     from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
     from devices.simulator.cloud import Behaviour
-    from devices.simulator.testing import running_simulator
     from dispatch.models import EventPlanRun
     from dispatch.tasks import activate_event
     from tests.bench.devices_bench import Row
+    from tests.devices.simulator_support import running_simulator
     from tests.dispatch import fleet_support
     from tests.worker import celery_worker
 

@@ -87,9 +87,10 @@ def ensure_bench_data(*, enrollments: int, reevaluated: int) -> dict:
     from django.utils import timezone
     from django_scopes import scope
 
+    from demo import seed as demo
     from devices.models import Vehicle
-    from enrollment.models import Enrollment, Program, ServiceAccount
-    from portal import demo
+    from enrollment.models import Enrollment, Program
+    from portal.customers.models import ServiceAccount
     from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
     utility = Utility.objects.get(slug=demo.SCALE_SLUG)
@@ -224,7 +225,7 @@ def run_enrollment_benchmarks(
     after ``django.setup()`` with the scale tenant seeded (as tests/bench/run.py does)."""
     from django.test import Client
 
-    from portal import demo
+    from demo import seed as demo
     from portal.models import User
 
     print(
@@ -291,7 +292,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from portal import demo
+    from demo import seed as demo
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]

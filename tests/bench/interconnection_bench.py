@@ -40,9 +40,9 @@ def seed_applications(*, utility_slug: str, target: int = APPLICATIONS) -> int:
         InterconnectionApplication as Application,
     )
     from enrollment.models import (
-        ServiceAccount,
         SlaClock,
     )
+    from portal.customers.models import ServiceAccount
     from portal.models import AHJ, AHJTerritory, InstallerApproval, InstallerCompany, Utility
 
     utility = Utility.objects.get(slug=utility_slug)

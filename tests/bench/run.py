@@ -58,7 +58,7 @@ class Result:
 
 def context(scale: int) -> dict[str, str]:
     """Values the case paths may use, derived from the deterministic demo data."""
-    from portal import demo
+    from demo import seed as demo
     from portal.models import Utility
 
     utility = Utility.objects.get(slug=demo.SCALE_SLUG)
@@ -155,7 +155,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
-    from portal import demo
+    from demo import seed as demo
     from portal.models import User
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:

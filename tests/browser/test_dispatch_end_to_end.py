@@ -27,20 +27,20 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from playwright.sync_api import expect
 
+from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.limits import limits_for_vehicles
 from devices.models import DeviceCommand, OptOut
 from devices.simulator.cloud import Behaviour
 from devices.simulator.portal_client import Credentials
-from devices.simulator.testing import running_simulator
 from dispatch import selectors
 from dispatch.measurement import INTERVAL, mv_grid, target_kw
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from dispatch.planning import DEFAULT_EFFICIENCY, Exclusion
 from dispatch.tasks import activate_due_events
-from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.partners import create_partner_client
 from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
+from tests.devices.simulator_support import running_simulator
 from tests.dispatch import e2e_support, fleet_support
 from tests.factories import UserFactory, make_member
 from tests.worker import celery_worker, wait_for

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from oauth2_provider.models import AccessToken
 
+from demo.simulator import demo_simulator_argv, ensure_demo_simulator
 from devices.adapters import delivery
 from devices.models import (
     AdapterConfig,
@@ -24,11 +25,10 @@ from devices.models import (
 from devices.services import CommandSpec, issue_commands
 from devices.simulator.cloud import Behaviour
 from devices.simulator.credentials import credentials_path, ensure_credentials
-from devices.simulator.demo import demo_simulator_argv, ensure_demo_simulator
 from devices.simulator.portal_client import Credentials, PortalClient
-from devices.simulator.testing import running_simulator
 from portal.models import AuditEvent, PartnerClient
 from portal.partners import create_partner_client
+from tests.devices.simulator_support import running_simulator
 from tests.factories import (
     AutomakerPartnerFactory,
     PartnerAgreementFactory,

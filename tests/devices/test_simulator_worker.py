@@ -19,10 +19,10 @@ from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.adapters.tasks import enqueue_delivery
+from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand, TelemetryReading
 from devices.services import CommandSpec, issue_commands
-from portal.management.commands.run_portal import prepare_runtime_dirs
+from devices.tasks import enqueue_delivery
 from portal.partners import create_partner_client
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
 from tests.net import free_port

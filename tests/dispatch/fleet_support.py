@@ -19,7 +19,8 @@ from django_scopes import scopes_disabled
 from devices.models import AdapterConfig, Charger, Vehicle, VehicleState
 from devices.vin import with_check_digit
 from dispatch.models import Event
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
 BATCH = 5_000

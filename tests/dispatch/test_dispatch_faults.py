@@ -24,13 +24,13 @@ import requests
 from django_scopes import scopes_disabled
 from kombu import Connection
 
-from devices.adapters.tasks import sweep_pending_commands
+from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.cloud import Behaviour
-from devices.simulator.testing import running_simulator
+from devices.tasks import sweep_pending_commands
 from dispatch.tasks import activate_event
-from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.models import AuditEvent
+from tests.devices.simulator_support import running_simulator
 from tests.dispatch import fleet_support
 from tests.factories import AutomakerPartnerFactory
 from tests.net import free_port

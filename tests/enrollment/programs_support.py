@@ -215,7 +215,7 @@ def offboarded_enrollment(utility) -> Enrollment:
 
 
 def marker_import(utility):
-    from enrollment.models.programs import CustomerImport
+    from portal.customers.models import CustomerImport
 
     with scopes_disabled():
         return CustomerImport.objects.create(

@@ -8,7 +8,8 @@ from django_scopes import scope
 from devices.models import Charger, Vehicle
 from enrollment import eligibility
 from enrollment.eligibility import Candidate, OpenEnrollment, Rule
-from enrollment.models import Enrollment, Program, ServiceAccount
+from enrollment.models import Enrollment, Program
+from portal.customers.models import ServiceAccount
 from tests.enrollment.programs_support import (
     EnrollmentFactory,
     ProgramFactory,

@@ -16,7 +16,8 @@ from django_scopes import scope
 from devices.models import Charger
 from enrollment import eligibility, services, tasks
 from enrollment.eligibility import Rule
-from enrollment.models import Consent, Enrollment, Program, ServiceAccount
+from enrollment.models import Consent, Enrollment, Program
+from portal.customers.models import ServiceAccount
 from portal.models import AuditEvent, PartnerAgreement
 from portal.tasking import MissingTenant
 from tests.enrollment.programs_support import (

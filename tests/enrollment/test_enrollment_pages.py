@@ -330,9 +330,7 @@ def test_the_customer_timeline_puts_everything_in_order(
 
     request = RequestFactory().get("/")
     request.utility = utility_a
-    html = render_to_string(
-        "enrollment/_customer_timeline.html", {"timeline": timeline, "request": request}
-    )
+    html = render_to_string("customers/_timeline.html", {"timeline": timeline, "request": request})
     assert url("enrollment_detail", utility_a, enrollment.pk) in html
     with scopes_disabled():
         assert url("vehicle_detail", utility_a, Vehicle.objects.get(pk=vehicle.pk).pk) in html

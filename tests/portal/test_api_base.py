@@ -11,9 +11,9 @@ from django_scopes import scopes_disabled
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from enrollment.models import ServiceAccount
 from portal.api.base import PartnerAPIView
 from portal.api.errors import Conflict
+from portal.customers.models import ServiceAccount
 from portal.models import AuditEvent, PartnerAgreement
 from tests.factories import ServiceAccountFactory
 

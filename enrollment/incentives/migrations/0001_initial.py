@@ -1,4 +1,4 @@
-"""The incentive models, moved from the enrollment app (enrollment.0010_move_incentives_out).
+"""The incentive models, moved from the enrollment app (enrollment.0011_move_incentives_out).
 The tables exist already (enrollment.0004_incentives made them, with the ledger's
 append-only triggers) and keep their names: this migration adds the models to the state
 only and touches no table."""
@@ -14,7 +14,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("enrollment", "0010_move_incentives_out"),
+        ("customers", "0001_initial"),
+        ("enrollment", "0011_move_incentives_out"),
         ("portal", "0004_partner_client_allowed_scopes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -290,7 +291,7 @@ class Migration(migrations.Migration):
                             models.ForeignKey(
                                 on_delete=django.db.models.deletion.PROTECT,
                                 related_name="incentives",
-                                to="enrollment.serviceaccount",
+                                to="customers.serviceaccount",
                             ),
                         ),
                         (
@@ -630,7 +631,7 @@ class Migration(migrations.Migration):
                             models.OneToOneField(
                                 on_delete=django.db.models.deletion.CASCADE,
                                 related_name="payout_preference",
-                                to="enrollment.serviceaccount",
+                                to="customers.serviceaccount",
                             ),
                         ),
                         (

@@ -29,8 +29,8 @@ from enrollment.incentives.services.errors import (
     NothingToPay,
 )
 from enrollment.incentives.services.ledger import acting_user, lock_program
-from enrollment.models import ServiceAccount
 from portal.audit import actor_label, record
+from portal.customers.models import ServiceAccount
 from portal.models import User
 
 _REFERENCE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{3,63}$")

@@ -1,0 +1,56 @@
+"""``manage.py seed_demo [--scale N]``: the demo data set, and a large tenant for benchmarks."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from demo import seed as demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo utilities, organizations, customers and one login for every role. "
+        "Idempotent: running it again creates nothing new. --scale N also creates (or tops "
+        "up) the 'Scale Test Utility' tenant with N customers, for benchmarks."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also make the benchmark tenant (slug 'scale') hold N customers.",
+        )
+
+    def handle(self, *args, scale: int, **options):
+        if scale < 0:
+            raise CommandError("--scale must be zero or more.")
+        report = demo.seed_demo()
+        self.stdout.write(f"Demo data ready ({report.customers_created} new customers).")
+        rows = report.logins
+        if scale:
+            scaled = demo.seed_scale_tenant(customers=scale)
+            self.stdout.write(
+                f"Scale tenant '{demo.SCALE_SLUG}': {scale} customers "
+                f"({scaled.customers_created} new), audit trail of {scale // 10} rows."
+            )
+            rows = rows + scaled.logins
+        self._print_logins(rows)
+
+    def _print_logins(self, rows: list[demo.LoginRow]) -> None:
+        headers = ("Email", "Role", "Organization")
+        table = [(r.email, r.role + (" (TOTP)" if r.mfa else ""), r.organization) for r in rows]
+        widths = [max(len(str(c)) for c in column) for column in zip(headers, *table, strict=False)]
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
+        self.stdout.write("")
+        self.stdout.write(line.format(*headers).rstrip())
+        self.stdout.write(line.format(*("-" * w for w in widths)))
+        for row in table:
+            self.stdout.write(line.format(*row).rstrip())
+        self.stdout.write("")
+        self.stdout.write(f"Password for every demo login: {demo.DEMO_PASSWORD}")
+        self.stdout.write(
+            f"(TOTP) logins ask for a code: `python manage.py demo_totp EMAIL` prints it, or add "
+            f"the secret {demo.DEMO_TOTP_SECRET} to an authenticator app."
+        )
