@@ -71,8 +71,8 @@ def seed(**options) -> str:
     return out.getvalue()
 
 
-def test_it_creates_the_demo_world():
-    output = seed()
+def test_it_creates_the_demo_world(demo_world):
+    output = demo_world
     utilities = {u.slug: u for u in Utility.objects.all()}
     assert {"pvp", "frec"} <= set(utilities)
     assert utilities["pvp"].time_zone != utilities["frec"].time_zone
@@ -100,8 +100,7 @@ def test_it_creates_the_demo_world():
         assert spec.email in output
 
 
-def test_it_is_idempotent():
-    seed()
+def test_it_is_idempotent(demo_world):
     first = snapshot()
     seed()
     assert snapshot() == first
@@ -114,9 +113,8 @@ def test_it_has_a_login_for_every_role():
     assert any(len(spec.memberships) > 1 for spec in demo.LOGINS)
 
 
-@pytest.fixture
-def demo_world():
-    demo.seed_demo(customers_per_utility=5)
+@pytest.fixture(autouse=True)
+def _clean_cache():
     # Login throttling and used TOTP codes are counted in the cache; start each login clean.
     cache.clear()
 
