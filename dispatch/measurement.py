@@ -259,17 +259,6 @@ def _chosen_days(
     """vehicle id → its chosen days: the latest ``BASELINE_DAYS`` candidate days it has
     telemetry on at the baseline's times, leaving out the ``excluded`` (vehicle, day) pairs."""
     found: dict[int, list[date]] = defaultdict(list)
-    if connection.vendor != "postgresql":
-        seen = {
-            (vehicle_id, day)
-            for vehicle_id, (day, _), _ in _portable_rollups(
-                utility_id=utility_id, vehicle_ids=vehicle_ids, instants=instants
-            )
-        }
-        for vehicle_id, day in seen:
-            if (vehicle_id, day) not in excluded:
-                found[vehicle_id].append(day)
-        return {v: sorted(days, reverse=True)[:BASELINE_DAYS] for v, days in found.items()}
     cte, cte_params = instants.cte()
     sql = f"""
         WITH {cte}
@@ -294,15 +283,6 @@ def _slot_sums(
     pairs = [(v, d) for v, days in chosen.items() for d in days]
     if not pairs:
         return {}
-    if connection.vendor != "postgresql":
-        wanted = set(pairs)
-        sums: dict[tuple[int, _Slot], float] = defaultdict(float)
-        for vehicle_id, (day, slot), kwh in _portable_rollups(
-            utility_id=utility_id, vehicle_ids=sorted(chosen), instants=instants
-        ):
-            if (vehicle_id, day) in wanted:
-                sums[(vehicle_id, slot)] += kwh
-        return dict(sums)
     cte, cte_params = instants.cte()
     sql = f"""
         WITH {cte},
@@ -344,33 +324,6 @@ def _baseline_sums(
     )
     sums = _slot_sums(utility_id=utility_id, chosen=chosen, instants=instants)
     return sums, {v: len(days) for v, days in chosen.items()}
-
-
-def _portable_rollups(*, utility_id: int, vehicle_ids: list[int], instants: _Instants):
-    """(vehicle id, (day, slot), net kWh) of the rollups at the instants, read through the
-    ORM (databases without arrays; PostgreSQL uses the aggregate queries above)."""
-    if not instants.starts or not vehicle_ids:
-        return
-    at = {
-        ts: (day, _Slot(offset, tod))
-        for ts, day, offset, tod in zip(
-            instants.starts, instants.days, instants.offsets, instants.tods, strict=True
-        )
-    }
-    rows = (
-        TelemetryRollup.objects.filter(
-            utility_id=utility_id,
-            vehicle_id__in=vehicle_ids,
-            interval_start__gte=min(instants.starts),
-            interval_start__lte=max(instants.starts),
-        )
-        .order_by()
-        .values_list("vehicle_id", "interval_start", "energy_charged_kwh", "energy_discharged_kwh")
-    )
-    for vehicle_id, start, charged, discharged in rows.iterator(chunk_size=5000):
-        key = at.get(start.astimezone(UTC))
-        if key is not None:
-            yield vehicle_id, key, charged - discharged
 
 
 def _window_actuals(
@@ -541,12 +494,6 @@ def _store_baselines(*, event: Event, rows: dict[int, list[float | None]]) -> No
     if not rows:
         return
     ids = list(rows)
-    if connection.vendor != "postgresql":
-        participants = list(EventParticipant.objects.filter(event=event, pk__in=ids))
-        for p in participants:
-            p.baseline_kw = rows[p.pk]
-        EventParticipant.objects.bulk_update(participants, ["baseline_kw"], batch_size=500)
-        return
     sql = f"""
         UPDATE {_table(EventParticipant)} p SET baseline_kw = v.baseline::jsonb
         FROM unnest(%s::bigint[], %s::text[]) AS v(id, baseline)
@@ -596,8 +543,6 @@ def _baseline_list(baseline: Baseline, length: int) -> list[float | None]:
 def _live_totals(event: Event, grid: list[datetime], now: datetime):
     """Per grid index: (Σ baseline kW, participants with a baseline) over the selected
     participants, and per interval start: Σ net kWh of those participants' rollups so far."""
-    if connection.vendor != "postgresql":
-        return _portable_live_totals(event, grid, now)
     participants = _table(EventParticipant)
     has_baseline = """
         p.utility_id = %s AND p.event_id = %s AND p.role = %s
@@ -766,52 +711,9 @@ def _opted_out(event: Event, vehicle_ids: list[int]) -> set[int]:
     )
 
 
-def _portable_live_totals(event: Event, grid: list[datetime], now: datetime):
-    """``_live_totals`` through the ORM, for databases without JSON array functions."""
-    baseline: dict[int, tuple[float, int]] = {}
-    with_baseline = []
-    for vehicle_id, values in EventParticipant.objects.filter(
-        event=event, role=EventParticipant.Role.SELECTED
-    ).values_list("vehicle_id", "baseline_kw"):
-        if not isinstance(values, list) or len(values) != len(grid):
-            continue
-        if values and values[0] is not None:
-            with_baseline.append(vehicle_id)
-        for index, value in enumerate(values):
-            if value is not None:
-                total, count = baseline.get(index, (0.0, 0))
-                baseline[index] = (total + value, count + 1)
-    actual = dict(
-        TelemetryRollup.objects.filter(
-            utility_id=event.utility_id,
-            vehicle_id__in=with_baseline,
-            interval_start__gte=grid[0],
-            interval_start__lt=grid[-1] + INTERVAL,
-            interval_start__lte=now,
-        )
-        .values("interval_start")
-        .annotate(net=Sum(F("energy_charged_kwh") - F("energy_discharged_kwh")))
-        .values_list("interval_start", "net")
-    )
-    return baseline, actual
-
-
 def _write_participants(*, event: Event, rows: list[_Measured], now: datetime) -> None:
     """All participants' figures in one UPDATE (bulk_update's CASE per row is slow at 10,000)."""
     if not rows:
-        return
-    if connection.vendor != "postgresql":
-        by_id = {r.participant_id: r for r in rows}
-        participants = list(EventParticipant.objects.filter(event=event, pk__in=list(by_id)))
-        for p in participants:
-            r = by_id[p.pk]
-            p.baseline_kw, p.actual_kw = r.baseline_kw, r.actual_kw
-            p.delivered_kw, p.delivered_kwh, p.measured_at = r.delivered_kw, r.delivered_kwh, now
-        EventParticipant.objects.bulk_update(
-            participants,
-            ["baseline_kw", "actual_kw", "delivered_kw", "delivered_kwh", "measured_at"],
-            batch_size=500,
-        )
         return
     sql = f"""
         UPDATE {_table(EventParticipant)} p
