@@ -143,3 +143,23 @@ def test_it_gives_each_role_the_event_pages_it_may_use(client, utility_a, role, 
     assert client.get(_url("event_create", utility_a)).status_code == writes
     cancel = client.post(_url("event_cancel", utility_a, event.pk), {"expected_modification": 0})
     assert cancel.status_code == (302 if writes == 200 else 403)
+
+
+def test_it_says_an_event_inside_its_lead_time_was_notified_at_once(operator, utility_a):
+    program = open_program(utility_a)
+    response = operator.post(
+        _url("event_create", utility_a),
+        {**_form(program, starts_at=""), "starts_at": _local_in(program, minutes=3),
+         "schedule": "1"},
+        follow=True,
+    )  # fmt: skip
+    body = response.content.decode()
+    assert "at once, when the event was scheduled" in body
+    with scopes_disabled():
+        event = Event.objects.get(program=program)
+    assert event.notify_at == event.scheduled_at
+
+
+def _local_in(program, *, minutes: int) -> str:
+    start = timezone.localtime(timezone.now() + timedelta(minutes=minutes), program.utility.tzinfo)
+    return start.strftime("%Y-%m-%dT%H:%M:%S")
