@@ -239,6 +239,10 @@ class EventParticipant(TenantOwned):
     actual_kw = models.JSONField(null=True, blank=True)
     delivered_kw = models.JSONField(null=True, blank=True)
     delivered_kwh = models.FloatField(null=True, blank=True)
+    # The hour after the event: load above the baseline per rebound interval
+    # (``Event.measurement["rebound"]["intervals"]``), never counted as delivery.
+    rebound_kw = models.JSONField(null=True, blank=True)
+    rebound_kwh = models.FloatField(null=True, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
