@@ -2,15 +2,18 @@
 issue through ``devices.services`` and their withdrawal through the partners' adapters.
 
 Every command is keyed by (``dispatch.event``, event id, vehicle, revision, sequence):
-sequence 0 is a vehicle's event command, ``RESTORE_SEQUENCE`` its restore."""
+sequence 0 is a vehicle's event command, ``HOLD_SEQUENCE`` its hold before a staggered
+restore, ``RESTORE_SEQUENCE`` its restore."""
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from devices.adapters import tasks as adapter_tasks
@@ -19,6 +22,7 @@ from devices.services import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from dispatch import planning
 from dispatch.models import Event
 from dispatch.plan_inputs import opted_out_vehicles
+from dispatch.precedence import held_elsewhere
 from portal.models import PartnerAgreement
 from portal.tasking import enqueue_on_commit
 
@@ -26,6 +30,9 @@ SOURCE_TYPE = "dispatch.event"
 EVENT_SEQUENCE = 0
 RESTORE_SEQUENCE = 1_000_000
 RESTORE_MINUTES = 15  # a restore's window when the event's planned end has passed
+# A vehicle waiting for its staggered restore holds at 0 kW under this sequence.
+HOLD_SEQUENCE = 999_999
+RESTORE_STAGGER_MINUTES = 15  # the default of settings.DISPATCH_RESTORE_STAGGER_MINUTES
 COMMAND_KIND = {
     planning.EventKind.V2H_HOME_SUPPLY: DeviceCommand.Kind.DISCHARGE,
     planning.EventKind.V2G_EXPORT: DeviceCommand.Kind.DISCHARGE,
@@ -84,27 +91,68 @@ def command_specs(
     return specs
 
 
-def restore_specs(event: Event, vehicle_ids: Iterable[int], *, now: datetime) -> list[CommandSpec]:
+def restore_stagger() -> timedelta:
+    """The window restores after an early end or a cancellation are spread over, so the
+    fleet does not snap back to full-rate charging at once (settings, fails loudly)."""
+    minutes = getattr(settings, "DISPATCH_RESTORE_STAGGER_MINUTES", RESTORE_STAGGER_MINUTES)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
+        raise ValueError(
+            f"DISPATCH_RESTORE_STAGGER_MINUTES must be a whole number ≥ 0, not {minutes!r}."
+        )
+    return timedelta(minutes=minutes)
+
+
+def restore_offset(event: Event, vehicle_id: int, window: timedelta) -> timedelta:
+    """A per-vehicle delay in [0, window], randomized by hashing (stable for the event and
+    vehicle, so running the restore again sends the same commands)."""
+    seconds = int(window.total_seconds())
+    if seconds <= 0:
+        return timedelta(0)
+    return timedelta(seconds=zlib.crc32(f"restore:{event.pk}:{vehicle_id}".encode()) % seconds)
+
+
+def restore_specs(
+    event: Event, vehicle_ids: Iterable[int], *, now: datetime, stagger: bool = False
+) -> list[CommandSpec]:
     """A restore command for each of ``vehicle_ids`` whose customer has not opted out of the
-    event (an opt-out already hands the vehicle back: there is nothing to restore)."""
+    event (an opt-out already hands the vehicle back: there is nothing to restore) and that
+    no other live event holds (its command drives the vehicle now). ``stagger``: each vehicle
+    holds at 0 kW (curtail) until its randomized moment within ``restore_stagger()``, then
+    restores, so the fleet's charging comes back spread out, not at once."""
     vehicle_ids = set(vehicle_ids)
     if vehicle_ids:
         vehicle_ids -= opted_out_vehicles(event, vehicle_ids)
+    if vehicle_ids:
+        vehicle_ids -= held_elsewhere(event=event, vehicle_ids=vehicle_ids, now=now)
     planned_end = event.starts_at + timedelta(
         minutes=event.duration_minutes + event.extended_minutes
     )
-    end = max(planned_end, now + timedelta(minutes=RESTORE_MINUTES))
-    return [
-        CommandSpec(
-            vehicle_id=vid,
-            kind=DeviceCommand.Kind.RESTORE,
-            setpoint_kw=0.0,
-            starts_at=now,
-            ends_at=end,
-            sequence=RESTORE_SEQUENCE,
+    window = restore_stagger() if stagger else timedelta(0)
+    specs = []
+    for vid in sorted(vehicle_ids):
+        at = now + restore_offset(event, vid, window)
+        if at > now:
+            specs.append(
+                CommandSpec(
+                    vehicle_id=vid,
+                    kind=DeviceCommand.Kind.CURTAIL,
+                    setpoint_kw=0.0,
+                    starts_at=now,
+                    ends_at=at,
+                    sequence=HOLD_SEQUENCE,
+                )
+            )
+        specs.append(
+            CommandSpec(
+                vehicle_id=vid,
+                kind=DeviceCommand.Kind.RESTORE,
+                setpoint_kw=0.0,
+                starts_at=at,
+                ends_at=max(planned_end, at + timedelta(minutes=RESTORE_MINUTES)),
+                sequence=RESTORE_SEQUENCE,
+            )
         )
-        for vid in sorted(vehicle_ids)
-    ]
+    return specs
 
 
 def issue(event: Event, specs: list[CommandSpec]) -> int:

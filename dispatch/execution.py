@@ -39,7 +39,7 @@ from django_scopes import scope
 
 from devices.models import DeviceCommand
 from devices.telemetry import LatestState, latest_states
-from dispatch import planning
+from dispatch import planning, precedence, selectors
 from dispatch.commands import (
     SOURCE_TYPE,
     active_window,
@@ -61,6 +61,7 @@ from enrollment.models import Program
 from portal.audit import record
 from portal.bulk import bulk_insert
 from portal.errors import DomainError
+from portal.tasking import enqueue_on_commit
 
 __all__ = ["SOURCE_TYPE", "event_commands", "activate_event", "replan_event", "cancel_or_end"]
 
@@ -269,7 +270,12 @@ def activate_event(
         previously_selected = set(
             participants.filter(role=Role.SELECTED).values_list("vehicle_id", flat=True)
         )
-        inputs = vehicle_inputs(event, kind, now=now, skip=dropped_before, states=states)
+        targeted = selectors.targeted_vehicles_for_event(event).values_list("pk", flat=True)
+        held = precedence.holders(event=event, vehicle_ids=targeted)
+        blocked = {vid: h.event_id for vid, h in held.items() if h.precedes}
+        inputs = vehicle_inputs(
+            event, kind, now=now, skip=dropped_before | set(blocked), states=states
+        )
         plan = planning.plan(event_input(event, kind, start=start), inputs.vehicles)
         rows = [
             _participant(event, a.vehicle_id, Role.SELECTED, inputs=inputs, now=now, a=a,
@@ -286,6 +292,10 @@ def activate_event(
             _participant(event, vid, Role.EXCLUDED, inputs=inputs, now=now,
                          reason=Exclusion.OFFLINE)
             for vid in inputs.offline
+        ] + [
+            _participant(event, vid, Role.EXCLUDED, inputs=inputs, now=now,
+                         reason=precedence.blocked_reason(holder))
+            for vid, holder in blocked.items()
         ]  # fmt: skip
         _save_participants(rows)
         # An earlier revision's commands are withdrawn; its vehicles not dispatched now are
@@ -301,7 +311,16 @@ def activate_event(
             event, previously_selected - selected_now, now=now
         )
         created = issue(event, specs)
-        excluded_reasons = list(plan.excluded.values()) + [Exclusion.OFFLINE] * len(inputs.offline)
+        excluded_reasons = (
+            list(plan.excluded.values())
+            + [Exclusion.OFFLINE] * len(inputs.offline)
+            + [precedence.blocked_reason(holder) for holder in blocked.values()]
+        )
+        # The events this one takes vehicles from re-plan without them (from when its own
+        # commands begin: beat re-plans every minute; at once if that is now).
+        for other in sorted({h.event_id for v, h in held.items() if v in selected_now}):
+            if not held_precedes(held, other):
+                enqueue_on_commit(_replan_task(), utility_id=utility_id, event_id=other)
         _run(
             event,
             plan,
@@ -319,7 +338,7 @@ def activate_event(
                 "revision": event.modification_number,
                 "selected": len(plan.selected),
                 "reserves": len(plan.reserves),
-                "excluded": len(plan.excluded) + len(inputs.offline),
+                "excluded": len(excluded_reasons),
                 "committed_kw": [round(kw, 2) for kw in plan.committed_kw],
                 "commands": len(specs),
                 "withdrawn": withdrawn,
@@ -388,6 +407,9 @@ def detect_changes(
             reasons[vid] = by_status[status]
     for vid in opted_out_vehicles(event, ids):
         reasons[vid] = Exclusion.OPTED_OUT_DURING_EVENT
+    for vid, holder in precedence.holders(event=event, vehicle_ids=ids).items():
+        if holder.precedes and holder.since <= now:
+            reasons[vid] = precedence.taken_reason(holder.event_id)
     return reasons
 
 
@@ -453,9 +475,16 @@ def replan_event(
             for vid, p in by_vehicle.items()
             if p.role == Role.RESERVE and vid in reasons and vid not in result.added
         ]
+        # A vehicle another event took counts here until that event's command began.
+        taken = {
+            vid: h.since
+            for vid, h in precedence.holders(event=event, vehicle_ids=dropped).items()
+            if h.precedes and h.since <= now
+        }
         for vid in dropped:
             p = by_vehicle[vid]
-            p.role, p.reason, p.dropped_at = Role.DROPPED, str(reasons[vid])[:80], now
+            p.role, p.reason = Role.DROPPED, str(reasons[vid])[:80]
+            p.dropped_at = taken.get(vid, now)
         for vid in dropped_reserves:
             p = by_vehicle[vid]
             p.role, p.reason = Role.EXCLUDED, str(reasons[vid])[:80]
@@ -525,5 +554,16 @@ def cancel_or_end(
         if not vehicle_ids:
             return ExecutionResult("nothing_to_send")
         withdraw(event, commands)
-        created = issue(event, restore_specs(event, vehicle_ids, now=now))
+        created = issue(event, restore_specs(event, vehicle_ids, now=now, stagger=True))
         return ExecutionResult("issued", created=created, vehicles=len(vehicle_ids))
+
+
+def held_precedes(held: Mapping[int, precedence.Holder], event_id: int) -> bool:
+    """Whether the event ``event_id`` (a holder of some vehicles) takes precedence."""
+    return any(h.precedes for h in held.values() if h.event_id == event_id)
+
+
+def _replan_task():
+    from dispatch.tasks import replan_event  # the tasks module imports this one
+
+    return replan_event

@@ -143,7 +143,9 @@ def test_cancellation_issues_restore_commands(utility_a, deliveries):
     again = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
 
     restores = _commands(event, kind=DeviceCommand.Kind.RESTORE)
-    assert result.created == 2 and again.created == 0
+    holds = _commands(event, kind=DeviceCommand.Kind.CURTAIL)
+    # Staggered: each vehicle holds at 0 kW, then restores (see test_restores_are_staggered).
+    assert result.created == len(restores) + len(holds) and again.created == 0
     assert {c.vehicle_id for c in restores} == {v.pk for v in vehicles}
     assert all(c.revision == event.modification_number for c in restores)
     assert all(c.setpoint_kw == 0 for c in restores)

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 DISCHARGE_KW = 9.6
 Role = EventParticipant.Role
 Status = DeviceCommand.Status
+Kind = DeviceCommand.Kind
 
 
 def _enrolled(program, *, soc_pct=80, plugged_in=True, state_age=timedelta(0), power_kw=0.0):
@@ -385,13 +386,13 @@ def test_ending_early_withdraws_the_live_commands(utility_a, outbox):
     with scopes_disabled():
         Event.objects.filter(pk=event.pk).update(ended_early_at=timezone.now())
     result = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
-    assert result.created == 2
+    assert result.vehicles == 2
     cancelled = [kw for name, kw in outbox["cancels"] if name == "devices.cancel_commands"]
     with scopes_disabled():
         live = set(
-            DeviceCommand.objects.filter(source_id=str(event.pk))
-            .exclude(kind=DeviceCommand.Kind.RESTORE)
-            .values_list("pk", flat=True)
+            DeviceCommand.objects.filter(
+                source_id=str(event.pk), kind=DeviceCommand.Kind.DISCHARGE
+            ).values_list("pk", flat=True)
         )
     assert {pk for kw in cancelled for pk in kw["command_ids"]} == live
 
@@ -426,3 +427,44 @@ def test_a_start_time_only_departure_uses_the_next_morning(utility_a, outbox):
         )  # fmt: skip
     execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
     assert _participants(event)[vehicle.pk].role == Role.SELECTED
+
+
+def test_restores_after_an_early_end_are_staggered_and_spare_held_vehicles(
+    utility_a, outbox, settings
+):
+    event, chosen, _ = _planned_active_event(utility_a, dispatched=6, reserves=0, target_kw=None)
+    # One of them is dispatched in another live event: its restore must not touch it.
+    other = make_event(utility_a, program=event.program, starts_at=event.starts_at)
+    with scopes_disabled():
+        EventParticipant.objects.create(
+            utility=utility_a, event=other, vehicle=chosen[0], role=EventParticipant.Role.SELECTED,
+            selected_at=event.starts_at,
+        )  # fmt: skip
+    ended = timezone.now().replace(microsecond=0)
+    with scopes_disabled():
+        Event.objects.filter(pk=event.pk).update(ended_early_at=ended, modification_number=1)
+    execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk, now=ended)
+
+    with scopes_disabled():
+        restores = list(DeviceCommand.objects.filter(source_id=str(event.pk), kind=Kind.RESTORE))
+        holds = {
+            c.vehicle_id: c
+            for c in DeviceCommand.objects.filter(source_id=str(event.pk), kind=Kind.CURTAIL)
+        }
+    assert {c.vehicle_id for c in restores} == {v.pk for v in chosen[1:]}
+    window = timedelta(minutes=15)
+    assert all(ended <= c.starts_at < ended + window for c in restores)
+    assert len({c.starts_at for c in restores}) > 1  # spread, not all at once
+    for c in restores:
+        if c.starts_at > ended:  # until its turn the vehicle holds at 0 kW
+            hold = holds[c.vehicle_id]
+            assert (hold.starts_at, hold.ends_at, hold.setpoint_kw) == (ended, c.starts_at, 0)
+    assert chosen[0].pk not in holds
+
+
+def test_the_restore_window_is_a_setting(settings):
+    settings.DISPATCH_RESTORE_STAGGER_MINUTES = 5
+    assert dispatch_commands.restore_stagger() == timedelta(minutes=5)
+    settings.DISPATCH_RESTORE_STAGGER_MINUTES = "soon"
+    with pytest.raises(ValueError, match="DISPATCH_RESTORE_STAGGER_MINUTES"):
+        dispatch_commands.restore_stagger()
