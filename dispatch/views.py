@@ -315,7 +315,7 @@ class EventEndEarlyView(EventActionView):
         event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
         form = EndEarlyForm(request.POST)
         if not form.is_valid():
-            return render_end_early_confirm(request, event, form, status=400)
+            return render_end_early_confirm(request, event, form)
         try:
             services.end_early(event=event, **self.common(form.cleaned_data))
         except services.EventError as exc:
@@ -327,7 +327,7 @@ class EventEndEarlyView(EventActionView):
         )
 
 
-def render_end_early_confirm(request, event: Event, form: EndEarlyForm, *, status: int = 200):
+def render_end_early_confirm(request, event: Event, form: EndEarlyForm):
     return TemplateResponse(
         request,
         "dispatch/event_end_early_confirm.html",
@@ -337,7 +337,6 @@ def render_end_early_confirm(request, event: Event, form: EndEarlyForm, *, statu
             "status": Event.Status(event.status_at(timezone.now())),
             "stagger_minutes": int(restore_stagger().total_seconds() // 60),
         },
-        status=status,
     )
 
 
