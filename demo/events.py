@@ -149,7 +149,10 @@ def _ensure_past_event(utility: Utility, program: Program, spec: PastEvent, *, a
     event.save()
     planned_at = event.notify_at + timedelta(minutes=1)
     execution.activate_event(
-        event_id=event.pk, now=planned_at, states=_states(event, at=event.starts_at)
+        utility_id=event.utility_id,
+        event_id=event.pk,
+        now=planned_at,
+        states=_states(event, at=event.starts_at),
     )
     _answer_commands(event, at=event.notify_at + timedelta(minutes=2))
     if spec.opt_outs:
@@ -195,7 +198,9 @@ def _opt_out(event: Event, *, count: int, at: datetime) -> None:
     states = _states(event, at=at)
     for p in EventParticipant.objects.filter(event=event, role=EventParticipant.Role.SELECTED):
         states[p.vehicle_id] = states[p.vehicle_id]._replace(power_kw=p.power_kw)
-    execution.replan_event(event_id=event.pk, now=at + timedelta(minutes=1), states=states)
+    execution.replan_event(
+        utility_id=event.utility_id, event_id=event.pk, now=at + timedelta(minutes=1), states=states
+    )
     _answer_commands(event, at=at + timedelta(minutes=2))
 
 

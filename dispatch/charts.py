@@ -29,6 +29,7 @@ HEIGHT = TOP + PLOT_HEIGHT + BOTTOM
 TARGET_COLOR = "#b42318"
 COMMITTED_COLOR = "#9cc2ea"
 DELIVERED_COLOR = "#1f7a3a"
+REBOUND_COLOR = "#b54708"
 # Minutes between time labels, by the chart's span in hours: about ten labels at most.
 TICK_STEPS = ((3, 15), (6, 30), (12, 60), (24, 120), (72, 360))
 
@@ -41,6 +42,7 @@ class Interval(Protocol):
     target_kw: float | None
     committed_kw: float | None
     delivered_kw: float | None
+    rebound_kw: float | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class EventChart:
     delivered_path: str
     delivered_markers: list[Marker]
     now_x: float | None
+    # Load above the baseline (the fleet charging back after restores): its own line,
+    # never a negative delivery.
+    rebound_path: str = ""
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -83,6 +88,7 @@ class EventChart:
     target_color: str = TARGET_COLOR
     committed_color: str = COMMITTED_COLOR
     delivered_color: str = DELIVERED_COLOR
+    rebound_color: str = REBOUND_COLOR
 
 
 def _tick_minutes(span_hours: float) -> int:
@@ -149,6 +155,9 @@ def _describe(intervals: Sequence[Interval], *, tz: tzinfo) -> str:
         )
     else:
         parts.append("Nothing delivered or measured yet.")
+    rebound = [i.rebound_kw for i in intervals if i.rebound_kw]
+    if rebound:
+        parts.append(f"Rebound (load above the baseline) up to {_kw(max(rebound))}.")
     return " ".join(parts)
 
 
@@ -163,7 +172,9 @@ def event_chart(
 
     values = [0.0, 1.0]
     for i in intervals:
-        values += [v for v in (i.target_kw, i.committed_kw, i.delivered_kw) if v is not None]
+        values += [
+            v for v in (i.target_kw, i.committed_kw, i.delivered_kw, i.rebound_kw) if v is not None
+        ]
     y_values = nice_ticks(min(values), max(values))
     low, high = y_values[0], y_values[-1]
 
@@ -215,6 +226,16 @@ def event_chart(
         markers.append(Marker(round(x, 1), round(y, 1)))
         previous_end = i.end
 
+    rebound_parts: list[str] = []
+    previous_end = None
+    for i in intervals:
+        if not i.rebound_kw:
+            previous_end = None
+            continue
+        x, y = x_of(i.start + (i.end - i.start) / 2), y_of(i.rebound_kw)
+        rebound_parts.append(f"{'L' if previous_end == i.start else 'M'}{x:.1f},{y:.1f}")
+        previous_end = i.end
+
     return EventChart(
         title=f"Target, committed and delivered kW of {subject}",
         description=_describe(intervals, tz=tz),
@@ -226,4 +247,5 @@ def event_chart(
         delivered_path=" ".join(delivered_parts),
         delivered_markers=markers,
         now_x=round(x_of(now), 1) if start <= now <= end else None,
+        rebound_path=" ".join(rebound_parts),
     )

@@ -19,44 +19,54 @@ brought in, in their fair order, until every interval not yet over meets the goa
 the event's live commands.
 
 Every command is keyed by (``dispatch.event``, event id, vehicle, revision, sequence), so
-running any of these again issues nothing new: sequence 0 is a vehicle's event command,
-``RESTORE_SEQUENCE`` its restore. All three run inside the event's utility scope, with the
-event row locked, so two workers never plan the same event at once.
+running any of these again issues nothing new (``dispatch.commands``). All three take the
+caller's ``utility_id`` and run inside that utility's scope, with the event row locked, so
+two workers never plan the same event at once and an event id of another utility is refused
+(``UnknownEvent``), never acted on in the other utility's scope. The planner's inputs are
+read by ``dispatch.plan_inputs``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
+from django_scopes import scope
 
-from devices import tasks as adapter_tasks
-from devices.limits import limits_for_vehicles, vehicle_rows
-from devices.models import CustomerPreference, DeviceCommand, OptOut, TelemetryRollup
-from devices.services import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
+from devices.models import DeviceCommand
 from devices.telemetry import LatestState, latest_states
-from dispatch import guardrails, planning, selectors
+from dispatch import planning, precedence, selectors
+from dispatch.commands import (
+    SOURCE_TYPE,
+    active_window,
+    command_specs,
+    event_commands,
+    issue,
+    restore_specs,
+    withdraw,
+)
 from dispatch.models import Event, EventParticipant, EventPlanRun
-from enrollment.models import Enrollment, Program
+from dispatch.plan_inputs import (
+    Inputs,
+    event_input,
+    offline_after,
+    opted_out_vehicles,
+    vehicle_inputs,
+)
+from enrollment.models import Program
 from portal.audit import record
-from portal.bulk import among, bulk_insert
-from portal.models import PartnerAgreement
+from portal.bulk import bulk_insert
+from portal.errors import DomainError
 from portal.tasking import enqueue_on_commit
 
-SOURCE_TYPE = "dispatch.event"
+__all__ = ["SOURCE_TYPE", "event_commands", "activate_event", "replan_event", "cancel_or_end"]
+
 PLANNED_ACTION = "event.planned"  # audit row per planning run
 REPLANNED_ACTION = "event.replanned"
-EVENT_SEQUENCE = 0
-RESTORE_SEQUENCE = 1_000_000
-RESTORE_MINUTES = 15  # a restore's window when the event's planned end has passed
 PLANNABLE = {Event.Status.NOTIFIED, Event.Status.ACTIVE}
 # A dispatched vehicle delivering less than this share of its command, this long after its
 # command started, is replaced (telemetry shortfall).
@@ -73,19 +83,13 @@ _KIND_BY_TYPE = {
     Event.Type.LOAD_REDUCTION: planning.EventKind.LOAD_REDUCTION,
     Event.Type.RESILIENCE_PRECHARGE: planning.EventKind.RESILIENCE_PRECHARGE,
 }
-_COMMAND_KIND = {
-    planning.EventKind.V2H_HOME_SUPPLY: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.V2G_EXPORT: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.EMERGENCY: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.RESILIENCE_PRECHARGE: DeviceCommand.Kind.CHARGE,
-    planning.EventKind.LOAD_REDUCTION: DeviceCommand.Kind.CURTAIL,
-}
 
 
-def offline_after() -> timedelta:
-    """A vehicle whose latest state is older than this is offline: not planned, and
-    replaced when dispatched."""
-    return timedelta(minutes=settings.DISPATCH_OFFLINE_AFTER_MINUTES)
+class UnknownEvent(DomainError):
+    """The task's utility has no such event: an id from another utility (or a stale one)
+    is refused, never acted on in that other utility's scope."""
+
+    code = "event_unknown"
 
 
 @dataclass(frozen=True)
@@ -115,293 +119,16 @@ def is_planned(event: Event) -> bool:
     return EventPlanRun.objects.filter(event=event, revision=event.modification_number).exists()
 
 
-def event_commands(event: Event) -> QuerySet[DeviceCommand]:
-    return DeviceCommand.objects.filter(source_type=SOURCE_TYPE, source_id=str(event.pk))
-
-
-# --- Planner inputs ---------------------------------------------------------------------
-
-
-def _local_midnight(day: date, tz) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
-def _count_spans(event: Event) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
-    """(month, season) of the event's start, in the utility's zone, as [start, end) times.
-    Outside every season the "season" is the calendar year."""
-    tz = event.utility.tzinfo
-    day = event.starts_at.astimezone(tz).date()
-    month_start = day.replace(day=1)
-    month_after = (month_start + timedelta(days=32)).replace(day=1)
-    span = guardrails.season_span(event.program.seasons or [], day)
-    if span is None:
-        first, after = day.replace(month=1, day=1), day.replace(year=day.year + 1, month=1, day=1)
-    else:
-        _, first, after = span
-    return (
-        (_local_midnight(month_start, tz), _local_midnight(month_after, tz)),
-        (_local_midnight(first, tz), _local_midnight(after, tz)),
-    )
-
-
-def _event_counts(event: Event, vehicles: QuerySet) -> dict[int, tuple[int, int]]:
-    """Per vehicle: (events this season, events this month) it was dispatched in, other
-    than this one and cancelled ones, one query."""
-    (m0, m1), (s0, s1) = _count_spans(event)
-    rows = (
-        EventParticipant.objects.filter(
-            vehicle_id__in=vehicles.values("pk"),
-            selected_at__isnull=False,
-            event__cancelled_at__isnull=True,
-            event__starts_at__gte=min(m0, s0),
-            event__starts_at__lt=max(m1, s1),
+def _locked_event(*, utility_id: int, event_id: int) -> Event:
+    """The event, row locked, looked up in ``utility_id``'s scope only (call inside it)."""
+    try:
+        return (
+            Event.objects.select_for_update(of=("self",))
+            .select_related("program", "utility")
+            .get(pk=event_id, utility_id=utility_id)
         )
-        .exclude(event=event)
-        .values("vehicle_id")
-        .annotate(
-            season=Count("event", filter=Q(event__starts_at__gte=s0, event__starts_at__lt=s1)),
-            month=Count("event", filter=Q(event__starts_at__gte=m0, event__starts_at__lt=m1)),
-        )
-        .values_list("vehicle_id", "season", "month")
-    )
-    return {vid: (season, month) for vid, season, month in rows}
-
-
-def _departures(event: Event, vehicles: QuerySet) -> dict[int, tuple[datetime, float | None]]:
-    """Per vehicle with a departure time set in the driver's app: the first departure at or
-    after the event's start (local time), and the SoC wanted then."""
-    tz = event.utility.tzinfo
-    start_local = event.starts_at.astimezone(tz)
-    found = {}
-    rows = CustomerPreference.objects.filter(
-        vehicle_id__in=vehicles.values("pk"), departure_time__isnull=False
-    ).values_list("vehicle_id", "departure_time", "target_soc_pct")
-    for vid, departure_time, target in rows:
-        at = datetime.combine(start_local.date(), departure_time, tzinfo=tz)
-        if at < event.starts_at:
-            at = datetime.combine(start_local.date() + timedelta(days=1), departure_time, tzinfo=tz)
-        found[vid] = (at, target)
-    return found
-
-
-def _discharged_this_year(event: Event, vehicles: QuerySet) -> dict[int, float]:
-    tz = event.utility.tzinfo
-    year_start = _local_midnight(event.starts_at.astimezone(tz).date().replace(month=1, day=1), tz)
-    rows = (
-        TelemetryRollup.objects.filter(
-            vehicle_id__in=vehicles.values("pk"),
-            interval_start__gte=year_start,
-            interval_start__lt=event.starts_at,
-        )
-        .values("vehicle_id")
-        .annotate(kwh=Sum("energy_discharged_kwh"))
-        .values_list("vehicle_id", "kwh")
-    )
-    return {vid: kwh or 0.0 for vid, kwh in rows}
-
-
-def _opted_out_vehicles(event: Event, vehicle_ids: Iterable[int]) -> set[int]:
-    return set(
-        among(OptOut.objects.all(), "vehicle_id", list(vehicle_ids))
-        .filter(
-            Q(event_ref=str(event.pk)) | Q(starts_at__lt=event.ends_at, ends_at__gt=event.starts_at)
-        )
-        .values_list("vehicle_id", flat=True)
-    )
-
-
-@dataclass
-class Inputs:
-    vehicles: list[planning.VehicleInput]
-    offline: list[int]  # vehicles with no recent state: excluded before planning
-    enrollment_of: dict[int, int]
-    rating_of: dict[int, float]
-
-
-def vehicle_inputs(
-    event: Event,
-    kind: planning.EventKind,
-    *,
-    now: datetime,
-    skip: Iterable[int] = (),
-    states: Mapping[int, LatestState] | None = None,
-) -> Inputs:
-    """One planner input per targeted vehicle (``selectors.targeted_vehicles_for_event``)
-    with a recent state, with its limits, opt-outs, events this season and month, departure
-    and energy discharged this year, in a fixed number of queries. ``skip``: vehicles left
-    out (dropped earlier in the event). ``states``: the states to plan from (replaying a past
-    event); by default the latest reported ones."""
-    targeted = selectors.targeted_vehicles_for_event(event).order_by()
-    skip = set(skip)
-    vehicles = [v for v in vehicle_rows(targeted) if v.pk not in skip]
-    ids = [v.pk for v in vehicles]
-    if states is None:
-        states = latest_states(vehicle_ids=ids)
-    limits = limits_for_vehicles(
-        vehicles, at=event.starts_at, program=selectors.program_limit_source(event.program)
-    )
-    opted_out = _opted_out_vehicles(event, ids)
-    counts = _event_counts(event, targeted)
-    departures = _departures(event, targeted)
-    discharged = _discharged_this_year(event, targeted) if kind in planning.DISCHARGE_KINDS else {}
-    enrollment_of = dict(
-        Enrollment.objects.filter(
-            program=event.program,
-            status=Enrollment.Status.ACTIVE,
-            vehicle_id__in=targeted.values("pk"),
-        ).values_list("vehicle_id", "pk")
-    )
-    stale_before = now - offline_after()
-    inputs, offline, rating_of = [], [], {}
-    for vehicle in vehicles:
-        state = states.get(vehicle.pk)
-        if state is None or state.ts < stale_before:
-            offline.append(vehicle.pk)
-            continue
-        limit = limits[vehicle.pk]
-        rating_of[vehicle.pk] = max(limit.max_charge_kw, limit.max_discharge_kw)
-        season, month = counts.get(vehicle.pk, (0, 0))
-        departure, target_soc = departures.get(vehicle.pk, (None, None))
-        inputs.append(
-            planning.VehicleInput(
-                vehicle_id=vehicle.pk,
-                limits=limit,
-                soc_pct=state.soc_pct,
-                usable_battery_kwh=vehicle.usable_battery_kwh or 0.0,
-                plugged_in=state.plugged_in,
-                opted_out=vehicle.pk in opted_out,
-                events_this_season=season,
-                events_this_month=month,
-                charging_kw=max(0.0, state.power_kw or 0.0),
-                departure=departure,
-                departure_target_soc_pct=target_soc,
-                discharged_this_year_kwh=discharged.get(vehicle.pk, 0.0),
-            )
-        )
-    return Inputs(inputs, offline, enrollment_of, rating_of)
-
-
-def event_input(
-    event: Event, kind: planning.EventKind, *, start: datetime | None = None
-) -> planning.EventInput:
-    return planning.EventInput(
-        kind=kind,
-        start=start or event.starts_at,
-        end=event.ends_at,
-        target_kw=event.target_kw,
-        randomize_start_minutes=event.randomize_start_minutes,
-        seed=event.pk,
-    )
-
-
-# --- Commands ---------------------------------------------------------------------------
-
-
-def _window(
-    plan_start: datetime, a: planning.Assignment, end: datetime
-) -> tuple[datetime, datetime]:
-    begins = plan_start + timedelta(minutes=a.start_offset_minutes)
-    return begins, min(begins + timedelta(hours=a.duration_hours), end)
-
-
-def toward_zero(kw: float, places: int = 3) -> float:
-    """``kw`` to ``places`` decimals, rounded toward zero: a command never asks for more than
-    the plan allowed (a vehicle planned down to its floor stays above it)."""
-    scale = 10**places
-    # The nudge keeps float noise (9.6 × 1000 = 9599.999…) from costing a whole watt.
-    return math.trunc(kw * scale + math.copysign(1e-6, kw)) / scale
-
-
-def command_specs(
-    plan: planning.Plan,
-    kind: planning.EventKind,
-    assignments: Iterable[planning.Assignment] | None = None,
-    *,
-    not_before: datetime | None = None,
-) -> list[CommandSpec]:
-    """One command per assignment over its active window (from ``not_before`` at the
-    earliest: a reserve brought in mid-event starts now); none for a window already over."""
-    command_kind = _COMMAND_KIND[kind]
-    specs = []
-    for a in plan.selected if assignments is None else assignments:
-        begins, ends = _window(plan.event.start, a, plan.event.end)
-        if not_before is not None:
-            begins = max(begins, not_before)
-        if ends <= begins:
-            continue
-        specs.append(
-            CommandSpec(
-                vehicle_id=a.vehicle_id,
-                kind=command_kind,
-                setpoint_kw=toward_zero(a.power_kw),
-                starts_at=begins,
-                ends_at=ends,
-                sequence=EVENT_SEQUENCE,
-            )
-        )
-    return specs
-
-
-def restore_specs(event: Event, vehicle_ids: Iterable[int], *, now: datetime) -> list[CommandSpec]:
-    """A restore command for each of ``vehicle_ids`` whose customer has not opted out of the
-    event (an opt-out already hands the vehicle back: there is nothing to restore)."""
-    vehicle_ids = set(vehicle_ids)
-    if vehicle_ids:
-        vehicle_ids -= _opted_out_vehicles(event, vehicle_ids)
-    planned_end = event.starts_at + timedelta(
-        minutes=event.duration_minutes + event.extended_minutes
-    )
-    end = max(planned_end, now + timedelta(minutes=RESTORE_MINUTES))
-    return [
-        CommandSpec(
-            vehicle_id=vid,
-            kind=DeviceCommand.Kind.RESTORE,
-            setpoint_kw=0.0,
-            starts_at=now,
-            ends_at=end,
-            sequence=RESTORE_SEQUENCE,
-        )
-        for vid in sorted(vehicle_ids)
-    ]
-
-
-def _issue(event: Event, specs: list[CommandSpec]) -> int:
-    if not specs:
-        return 0
-    issued = issue_commands(
-        source_type=SOURCE_TYPE,
-        source_id=str(event.pk),
-        revision=event.modification_number,
-        specs=specs,
-        with_commands=False,
-    )
-    if issued.pending_partner_ids:
-        adapter_tasks.enqueue_delivery(
-            utility_id=event.utility_id, partner_ids=issued.pending_partner_ids
-        )
-    return issued.created
-
-
-def withdraw(event: Event, commands: QuerySet[DeviceCommand]) -> int:
-    """Cancel these live commands through their partners' adapters once the transaction
-    commits (pending ones never leave; accepted ones are cancelled at the partner)."""
-    rows = list(commands.filter(status__in=LIVE_COMMAND_STATUSES).values_list("pk", "partner_id"))
-    if not rows:
-        return 0
-    by_partner: dict[int, list[int]] = defaultdict(list)
-    for pk, partner_id in rows:
-        by_partner[partner_id].append(pk)
-    agreements = PartnerAgreement.objects.filter(
-        utility_id=event.utility_id, partner_id__in=by_partner
-    ).values_list("pk", "partner_id")
-    for agreement_id, partner_id in agreements:
-        enqueue_on_commit(
-            adapter_tasks.cancel_commands,
-            utility_id=event.utility_id,
-            agreement_id=agreement_id,
-            command_ids=by_partner[partner_id],
-        )
-    return len(rows)
+    except Event.DoesNotExist:
+        raise UnknownEvent(f"Utility #{utility_id} has no event #{event_id}.") from None
 
 
 # --- Participants -----------------------------------------------------------------------
@@ -439,7 +166,7 @@ def _participant(
     )  # fmt: skip
     if a is None:
         return (*head, 0.0, None, None, 0.0, 0.0, 0, 0.0, [], [], 0.0, 0)
-    begins, ends = _window(plan_start, a, event.ends_at)
+    begins, ends = active_window(plan_start, a, event.ends_at)
     return (
         *head, a.power_kw, begins, ends, a.baseline_kw, a.energy_kwh, a.start_offset_minutes,
         a.duration_hours, [round(x, 4) for x in a.setpoints_kw],
@@ -516,6 +243,7 @@ def _count_reasons(reasons: Iterable[str]) -> dict[str, int]:
 
 def activate_event(
     *,
+    utility_id: int,
     event_id: int,
     now: datetime | None = None,
     states: Mapping[int, LatestState] | None = None,
@@ -523,13 +251,8 @@ def activate_event(
     """Plan a notified or active event and issue its commands, once per modification.
     ``states``: see ``vehicle_inputs``."""
     now = now or timezone.now()
-    utility_id = _utility_of(event_id)
     with scope(utility=utility_id), transaction.atomic():
-        event = (
-            Event.objects.select_for_update(of=("self",))
-            .select_related("program", "utility")
-            .get(pk=event_id)
-        )
+        event = _locked_event(utility_id=utility_id, event_id=event_id)
         if event.status_at(now) not in PLANNABLE:
             return ExecutionResult("not_plannable")
         if is_planned(event):
@@ -547,7 +270,12 @@ def activate_event(
         previously_selected = set(
             participants.filter(role=Role.SELECTED).values_list("vehicle_id", flat=True)
         )
-        inputs = vehicle_inputs(event, kind, now=now, skip=dropped_before, states=states)
+        targeted = selectors.targeted_vehicles_for_event(event).values_list("pk", flat=True)
+        held = precedence.holders(event=event, vehicle_ids=targeted)
+        blocked = {vid: h.event_id for vid, h in held.items() if h.precedes}
+        inputs = vehicle_inputs(
+            event, kind, now=now, skip=dropped_before | set(blocked), states=states
+        )
         plan = planning.plan(event_input(event, kind, start=start), inputs.vehicles)
         rows = [
             _participant(event, a.vehicle_id, Role.SELECTED, inputs=inputs, now=now, a=a,
@@ -564,6 +292,10 @@ def activate_event(
             _participant(event, vid, Role.EXCLUDED, inputs=inputs, now=now,
                          reason=Exclusion.OFFLINE)
             for vid in inputs.offline
+        ] + [
+            _participant(event, vid, Role.EXCLUDED, inputs=inputs, now=now,
+                         reason=precedence.blocked_reason(holder))
+            for vid, holder in blocked.items()
         ]  # fmt: skip
         _save_participants(rows)
         # An earlier revision's commands are withdrawn; its vehicles not dispatched now are
@@ -578,8 +310,17 @@ def activate_event(
         specs = command_specs(plan, kind) + restore_specs(
             event, previously_selected - selected_now, now=now
         )
-        created = _issue(event, specs)
-        excluded_reasons = list(plan.excluded.values()) + [Exclusion.OFFLINE] * len(inputs.offline)
+        created = issue(event, specs)
+        excluded_reasons = (
+            list(plan.excluded.values())
+            + [Exclusion.OFFLINE] * len(inputs.offline)
+            + [precedence.blocked_reason(holder) for holder in blocked.values()]
+        )
+        # The events this one takes vehicles from re-plan without them (from when its own
+        # commands begin: beat re-plans every minute; at once if that is now).
+        for other in sorted({h.event_id for v, h in held.items() if v in selected_now}):
+            if not held_precedes(held, other):
+                enqueue_on_commit(_replan_task(), utility_id=utility_id, event_id=other)
         _run(
             event,
             plan,
@@ -597,7 +338,7 @@ def activate_event(
                 "revision": event.modification_number,
                 "selected": len(plan.selected),
                 "reserves": len(plan.reserves),
-                "excluded": len(plan.excluded) + len(inputs.offline),
+                "excluded": len(excluded_reasons),
                 "committed_kw": [round(kw, 2) for kw in plan.committed_kw],
                 "commands": len(specs),
                 "withdrawn": withdrawn,
@@ -664,13 +405,17 @@ def detect_changes(
     for vid, status in command_states:
         if status in by_status:
             reasons[vid] = by_status[status]
-    for vid in _opted_out_vehicles(event, ids):
+    for vid in opted_out_vehicles(event, ids):
         reasons[vid] = Exclusion.OPTED_OUT_DURING_EVENT
+    for vid, holder in precedence.holders(event=event, vehicle_ids=ids).items():
+        if holder.precedes and holder.since <= now:
+            reasons[vid] = precedence.taken_reason(holder.event_id)
     return reasons
 
 
 def replan_event(
     *,
+    utility_id: int,
     event_id: int,
     now: datetime | None = None,
     states: Mapping[int, LatestState] | None = None,
@@ -679,13 +424,8 @@ def replan_event(
     reserves for the intervals not over yet (see the module docstring). ``states``: see
     ``vehicle_inputs``."""
     now = now or timezone.now()
-    utility_id = _utility_of(event_id)
     with scope(utility=utility_id), transaction.atomic():
-        event = (
-            Event.objects.select_for_update(of=("self",))
-            .select_related("program", "utility")
-            .get(pk=event_id)
-        )
+        event = _locked_event(utility_id=utility_id, event_id=event_id)
         status = event.status_at(now)
         if status not in PLANNABLE:
             return ExecutionResult("not_plannable")
@@ -735,9 +475,16 @@ def replan_event(
             for vid, p in by_vehicle.items()
             if p.role == Role.RESERVE and vid in reasons and vid not in result.added
         ]
+        # A vehicle another event took counts here until that event's command began.
+        taken = {
+            vid: h.since
+            for vid, h in precedence.holders(event=event, vehicle_ids=dropped).items()
+            if h.precedes and h.since <= now
+        }
         for vid in dropped:
             p = by_vehicle[vid]
-            p.role, p.reason, p.dropped_at = Role.DROPPED, str(reasons[vid])[:80], now
+            p.role, p.reason = Role.DROPPED, str(reasons[vid])[:80]
+            p.dropped_at = taken.get(vid, now)
         for vid in dropped_reserves:
             p = by_vehicle[vid]
             p.role, p.reason = Role.EXCLUDED, str(reasons[vid])[:80]
@@ -760,7 +507,7 @@ def replan_event(
         specs = command_specs(result.plan, kind, added, not_before=now) + restore_specs(
             event, dropped, now=now
         )
-        created = _issue(event, specs)
+        created = issue(event, specs)
         counted = _count_reasons(reasons[v] for v in [*dropped, *dropped_reserves])
         _run(
             event,
@@ -792,13 +539,14 @@ def replan_event(
 # --- Cancellation and early end ---------------------------------------------------------
 
 
-def cancel_or_end(*, event_id: int, now: datetime | None = None) -> ExecutionResult:
+def cancel_or_end(
+    *, utility_id: int, event_id: int, now: datetime | None = None
+) -> ExecutionResult:
     """After a cancellation or an early end: withdraw the event's live commands and send a
     restore command, at the event's current revision, to every vehicle that had one."""
     now = now or timezone.now()
-    utility_id = _utility_of(event_id)
     with scope(utility=utility_id), transaction.atomic():
-        event = Event.objects.select_for_update().get(pk=event_id)
+        event = _locked_event(utility_id=utility_id, event_id=event_id)
         if event.cancelled_at is None and event.ended_early_at is None:
             return ExecutionResult("not_plannable")
         commands = event_commands(event).exclude(kind=DeviceCommand.Kind.RESTORE)
@@ -806,10 +554,16 @@ def cancel_or_end(*, event_id: int, now: datetime | None = None) -> ExecutionRes
         if not vehicle_ids:
             return ExecutionResult("nothing_to_send")
         withdraw(event, commands)
-        created = _issue(event, restore_specs(event, vehicle_ids, now=now))
+        created = issue(event, restore_specs(event, vehicle_ids, now=now, stagger=True))
         return ExecutionResult("issued", created=created, vehicles=len(vehicle_ids))
 
 
-def _utility_of(event_id: int) -> int:
-    with scopes_disabled():
-        return Event.objects.values_list("utility_id", flat=True).get(pk=event_id)
+def held_precedes(held: Mapping[int, precedence.Holder], event_id: int) -> bool:
+    """Whether the event ``event_id`` (a holder of some vehicles) takes precedence."""
+    return any(h.precedes for h in held.values() if h.event_id == event_id)
+
+
+def _replan_task():
+    from dispatch.tasks import replan_event  # the tasks module imports this one
+
+    return replan_event

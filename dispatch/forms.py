@@ -253,6 +253,16 @@ class EventActionForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
 
+class EndEarlyForm(EventActionForm):
+    """Ending an event now restores the whole fleet: it takes a confirmation (the
+    confirmation page's button) and a reason, which the audit row keeps."""
+
+    reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea(attrs={"rows": 3}))
+    confirm = forms.BooleanField(
+        required=True, widget=forms.HiddenInput, error_messages={"required": "Confirm first."}
+    )
+
+
 FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){9}[0-9A-F]{2}")
 
 

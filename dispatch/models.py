@@ -97,10 +97,19 @@ class Event(TenantOwned):
         return f"Event #{self.pk} ({self.get_event_type_display()})"
 
     def refresh_times(self) -> None:
-        """Recompute ``notify_at`` and ``ends_at``: an early end wins over the planned end."""
-        self.notify_at = self.starts_at - timedelta(minutes=self.notification_lead_minutes)
+        """Recompute ``notify_at`` and ``ends_at``: an early end wins over the planned end.
+        Customers cannot be told before the event exists: one scheduled inside its lead time
+        is notified when it is scheduled (``notified_at_once``)."""
+        ahead = self.starts_at - timedelta(minutes=self.notification_lead_minutes)
+        self.notify_at = max(ahead, self.scheduled_at) if self.scheduled_at else ahead
         planned = self.starts_at + timedelta(minutes=self.duration_minutes + self.extended_minutes)
         self.ends_at = min(self.ended_early_at, planned) if self.ended_early_at else planned
+
+    @property
+    def notified_at_once(self) -> bool:
+        """Scheduled inside its notification lead time, so notified as it was scheduled."""
+        lead = timedelta(minutes=self.notification_lead_minutes)
+        return self.scheduled_at is not None and self.notify_at > self.starts_at - lead
 
     def status_at(self, now: datetime) -> str:
         """The one definition of an event's status; ``status_q`` is its SQL twin."""
@@ -230,6 +239,10 @@ class EventParticipant(TenantOwned):
     actual_kw = models.JSONField(null=True, blank=True)
     delivered_kw = models.JSONField(null=True, blank=True)
     delivered_kwh = models.FloatField(null=True, blank=True)
+    # The hour after the event: load above the baseline per rebound interval
+    # (``Event.measurement["rebound"]["intervals"]``), never counted as delivery.
+    rebound_kw = models.JSONField(null=True, blank=True)
+    rebound_kwh = models.FloatField(null=True, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -218,6 +218,7 @@ class EventReportView(UtilityViewMixin, DetailView):
             rows=rows,
             chart=report_chart(rows=rows, tz=tz),
             summary=event.measurement.get("summary", {}),
+            rebound=event.measurement.get("rebound"),
             incentives=event.measurement.get("incentives"),
             page_obj=page,
             paginator=page.paginator,
@@ -288,10 +289,14 @@ class EventMeasureView(UtilityViewMixin, View):
 
 class EventReportCsvView(UtilityViewMixin, View):
     """Per vehicle and interval: VIN, interval start (local time), baseline, actual and
-    delivered kW, streamed."""
+    delivered kW (period "event"), then the hour after the event's end: load above the
+    baseline as rebound kW (period "rebound", never delivery), streamed."""
 
     required_capability = Cap.VIEW_EVENTS
-    HEADER = ["vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw"]
+    HEADER = [
+        "vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw", "period",
+        "rebound_kw",
+    ]  # fmt: skip
 
     def get(self, request, *args, **kwargs):
         event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
@@ -305,23 +310,33 @@ class EventReportCsvView(UtilityViewMixin, View):
             datetime.fromisoformat(s).astimezone(tz).isoformat()
             for s in event.measurement.get("interval_starts", [])
         ]
+        rebound_starts = [
+            datetime.fromisoformat(i["start"]).astimezone(tz).isoformat()
+            for i in event.measurement.get("rebound", {}).get("intervals", [])
+        ]
         rows = (
             _dispatched(event)
             .order_by("vehicle__vin", "pk")
-            .values_list("vehicle__vin", "role", "baseline_kw", "actual_kw", "delivered_kw")
+            .values_list(
+                "vehicle__vin", "role", "baseline_kw", "actual_kw", "delivered_kw", "rebound_kw"
+            )
         )
         return csv_download(
             filename=f"{request.utility.slug}-event-{event.pk}-mv.csv",
             header=self.HEADER,
-            rows=_csv_rows(rows, starts),
+            rows=_csv_rows(rows, starts, rebound_starts),
         )
 
 
-def _csv_rows(rows, starts: list[str]) -> Iterator[list]:
+def _csv_rows(rows, starts: list[str], rebound_starts: list[str]) -> Iterator[list]:
     def at(values, i):
         value = values[i] if values and i < len(values) else None
         return "" if value is None else value
 
-    for vin, role, baseline, actual, delivered_kw in rows.iterator(chunk_size=2000):
+    for vin, role, baseline, actual, delivered_kw, rebound in rows.iterator(chunk_size=2000):
         for i, start in enumerate(starts):
-            yield [vin, role, start, at(baseline, i), at(actual, i), at(delivered_kw, i)]
+            yield [
+                vin, role, start, at(baseline, i), at(actual, i), at(delivered_kw, i), "event", "",
+            ]  # fmt: skip
+        for i, start in enumerate(rebound_starts):
+            yield [vin, role, start, "", "", "", "rebound", at(rebound, i)]

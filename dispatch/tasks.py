@@ -28,20 +28,29 @@ DUE_BATCH_SIZE = 500
 
 @app.task(bind=True, base=TenantTask, name="dispatch.activate_event")
 def activate_event(self, *, utility_id: int, event_id: int) -> dict:
-    result = execution.activate_event(event_id=event_id)
+    try:
+        result = execution.activate_event(utility_id=utility_id, event_id=event_id)
+    except execution.UnknownEvent as exc:  # final: another utility's event is never ours
+        return {"status": "refused", "code": exc.code, "message": exc.message}
     return {"status": result.status, "created": result.created, "vehicles": result.vehicles}
 
 
 @app.task(bind=True, base=TenantTask, name="dispatch.restore_event")
 def restore_event(self, *, utility_id: int, event_id: int) -> int:
     """Send restore commands to every vehicle of a cancelled or ended-early event."""
-    return execution.cancel_or_end(event_id=event_id).created
+    try:
+        return execution.cancel_or_end(utility_id=utility_id, event_id=event_id).created
+    except execution.UnknownEvent:
+        return 0
 
 
 @app.task(bind=True, base=TenantTask, name="dispatch.replan_event")
 def replan_event(self, *, utility_id: int, event_id: int) -> dict:
     """Replace dispatched vehicles that opted out, failed, went offline or under-deliver."""
-    result = execution.replan_event(event_id=event_id)
+    try:
+        result = execution.replan_event(utility_id=utility_id, event_id=event_id)
+    except execution.UnknownEvent as exc:
+        return {"status": "refused", "code": exc.code, "message": exc.message}
     return {"status": result.status, "added": result.added, "dropped": result.dropped}
 
 

@@ -12,6 +12,11 @@ urlpatterns = [
     path("events/<int:pk>/", views.EventDetailView.as_view(), name="event_detail"),
     path("events/<int:pk>/cancel/", views.EventCancelView.as_view(), name="event_cancel"),
     path("events/<int:pk>/end-early/", views.EventEndEarlyView.as_view(), name="event_end_early"),
+    path(
+        "events/<int:pk>/end-early/confirm/",
+        views.EventEndEarlyConfirmView.as_view(),
+        name="event_end_early_confirm",
+    ),
     path("events/<int:pk>/extend/", views.EventExtendView.as_view(), name="event_extend"),
     path("events/<int:pk>/report/", report_views.EventReportView.as_view(), name="event_report"),
     path(

@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from dispatch import console, event_calendar, selectors, services
+from dispatch.commands import restore_stagger
 from dispatch.filters import EventFilter
-from dispatch.forms import EventActionForm, EventForm, parse_vins
+from dispatch.forms import EndEarlyForm, EventActionForm, EventForm, parse_vins
 from dispatch.guardrails import RuleResult
 from dispatch.models import Event
 from enrollment.models import Program
@@ -304,10 +306,52 @@ class EventCancelView(EventActionView):
 
 
 class EventEndEarlyView(EventActionView):
+    """Ends a running event once confirmed with a reason; anything less shows the
+    confirmation page again, saying what is missing (no JavaScript needed)."""
+
     done = "The event has ended."
 
-    def act(self, event, data):
-        services.end_early(event=event, **self.common(data))
+    def post(self, request, *args, **kwargs):
+        event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
+        form = EndEarlyForm(request.POST)
+        if not form.is_valid():
+            return render_end_early_confirm(request, event, form)
+        try:
+            services.end_early(event=event, **self.common(form.cleaned_data))
+        except services.EventError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, self.done)
+        return HttpResponseRedirect(
+            reverse("utility:event_detail", args=[request.utility.slug, event.pk])
+        )
+
+
+def render_end_early_confirm(request, event: Event, form: EndEarlyForm):
+    return TemplateResponse(
+        request,
+        "dispatch/event_end_early_confirm.html",
+        {
+            "event": event,
+            "form": form,
+            "status": Event.Status(event.status_at(timezone.now())),
+            "stagger_minutes": int(restore_stagger().total_seconds() // 60),
+        },
+    )
+
+
+class EventEndEarlyConfirmView(UtilityViewMixin, View):
+    """The confirmation step of "End now": what ending does, and the reason it needs."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["get"]
+
+    def get(self, request, *args, **kwargs):
+        event = get_object_or_404(selectors.event_list(), pk=kwargs["pk"])
+        form = EndEarlyForm(
+            initial={"expected_modification": event.modification_number, "confirm": True}
+        )
+        return render_end_early_confirm(request, event, form)
 
 
 class EventExtendView(EventActionView):

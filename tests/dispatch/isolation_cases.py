@@ -46,6 +46,7 @@ DISPATCH_CASES: dict[str, Case] = {
     "utility:event_detail": Case(make=make_event, kwargs=pk_kwargs, marker=_program_name),
     "utility:event_cancel": Case(make=make_event, kwargs=pk_kwargs, method="post"),
     "utility:event_end_early": Case(make=make_event, kwargs=pk_kwargs, method="post"),
+    "utility:event_end_early_confirm": Case(make=make_event, kwargs=pk_kwargs),
     "utility:event_extend": Case(make=make_event, kwargs=pk_kwargs, method="post"),
     "utility:event_live": Case(make=make_event, kwargs=pk_kwargs),
     "utility:event_report": Case(make=measured_event, kwargs=pk_kwargs, marker=_program_name),

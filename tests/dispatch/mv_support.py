@@ -24,7 +24,9 @@ def local(utility, day: date, hour: int, minute: int = 0) -> datetime:
 
 def mv_event(utility, *, starts_at: datetime, duration_minutes: int = 60, **fields) -> Event:
     program = fields.pop("program", None) or open_program(utility)
-    fields.setdefault("event_type", Event.Type.V2H_HOME_SUPPLY)
+    # V2G export: the car's delivery counts in full (V2H home supply is capped at the
+    # premise's load: see test_v2h_relief).
+    fields.setdefault("event_type", Event.Type.V2G_EXPORT)
     return make_event(
         utility,
         program=program,

@@ -222,7 +222,8 @@ def test_it_charts_delivered_kw_from_telemetry_against_the_baseline(operator, ut
         "<td>30.0 kW</td><td>38.4 kW</td><td>0.0 kW</td><td>-38.4 kW</td><td>38.4 kW</td>"
         in rows[0]
     )
-    assert rows[-1].count("<td>—</td>") == 2  # the future: no actual, nothing delivered
+    # The future: no actual, nothing delivered, no rebound.
+    assert rows[-1].count("<td>—</td>") == 3
     assert body.count('<circle cx="') == 3 + 1  # three measured intervals + the legend's dot
 
 

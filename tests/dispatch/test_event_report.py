@@ -70,7 +70,14 @@ def _ended_event(utility, *, program=None, hours_ago=2, vehicles=1, enrollment=N
 
 
 def _delivered_kwh(event) -> float:
-    return 9 * 0.25 * len(measurement.mv_grid(starts_at=event.starts_at, ends_at=event.ends_at))
+    """9 kW for the hour the event ran: its partial first and last intervals (it starts off
+    the quarter hour) count for their part only."""
+    return 9 * (event.ends_at - event.starts_at).total_seconds() / 3600
+
+
+def event_rebound_intervals(event) -> int:
+    event.refresh_from_db()
+    return len(event.measurement["rebound"]["intervals"])
 
 
 # --- The report page ------------------------------------------------------------------------
@@ -272,12 +279,17 @@ def test_the_csv_has_a_row_per_vehicle_and_interval(client, utility_a):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw"]
+    assert rows[0] == [
+        "vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw", "period",
+        "rebound_kw",
+    ]  # fmt: skip
     grid = measurement.mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
-    assert len(rows) == 1 + 2 * len(grid)
+    rebound = event_rebound_intervals(event)
+    assert len(rows) == 1 + 2 * (len(grid) + rebound)
     first = rows[1]
     assert first[2] == timezone.localtime(grid[0], utility_a.tzinfo).isoformat()
-    assert first[3:] == ["4.0", "-5.0", "9.0"]
+    assert first[3:] == ["4.0", "-5.0", "9.0", "event", ""]
+    assert [r[6] for r in rows[1:]].count("rebound") == 2 * rebound
 
 
 def test_the_csv_of_an_unmeasured_event_says_so(client, utility_a):

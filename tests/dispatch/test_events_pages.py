@@ -110,7 +110,10 @@ def test_it_extends_and_ends_an_active_event(operator, utility_a):
     operator.post(
         _url("event_extend", utility_a, event.pk), {"expected_modification": 0, "minutes": 30}
     )
-    operator.post(_url("event_end_early", utility_a, event.pk), {"expected_modification": 1})
+    operator.post(
+        _url("event_end_early", utility_a, event.pk),
+        {"expected_modification": 1, "confirm": "True", "reason": "Feeder restored"},
+    )
     event.refresh_from_db()
     assert (event.extended_minutes, event.modification_number) == (30, 2)
     assert event.ended_early_at is not None
@@ -143,3 +146,51 @@ def test_it_gives_each_role_the_event_pages_it_may_use(client, utility_a, role, 
     assert client.get(_url("event_create", utility_a)).status_code == writes
     cancel = client.post(_url("event_cancel", utility_a, event.pk), {"expected_modification": 0})
     assert cancel.status_code == (302 if writes == 200 else 403)
+
+
+def test_it_says_an_event_inside_its_lead_time_was_notified_at_once(operator, utility_a):
+    program = open_program(utility_a)
+    response = operator.post(
+        _url("event_create", utility_a),
+        {**_form(program, starts_at=""), "starts_at": _local_in(program, minutes=3),
+         "schedule": "1"},
+        follow=True,
+    )  # fmt: skip
+    body = response.content.decode()
+    assert "at once, when the event was scheduled" in body
+    with scopes_disabled():
+        event = Event.objects.get(program=program)
+    assert event.notify_at == event.scheduled_at
+
+
+def _local_in(program, *, minutes: int) -> str:
+    start = timezone.localtime(timezone.now() + timedelta(minutes=minutes), program.utility.tzinfo)
+    return start.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_ending_now_asks_for_confirmation_and_a_reason(operator, utility_a):
+    event = make_event(utility_a, starts_at=timezone.now() - timedelta(minutes=10))
+    detail = operator.get(_url("event_detail", utility_a, event.pk)).content.decode()
+    confirm_url = _url("event_end_early_confirm", utility_a, event.pk)
+    assert confirm_url in detail  # "End now…" opens the confirmation step (a plain GET)
+    page = operator.get(confirm_url).content.decode()
+    assert "Confirm: end the event now" in page and "spread over the next 15 minutes" in page
+
+    url = _url("event_end_early", utility_a, event.pk)
+    for data in (
+        {"expected_modification": 0, "reason": "Feeder restored"},  # not confirmed
+        {"expected_modification": 0, "confirm": "True", "reason": "  "},  # no reason
+        {"expected_modification": "x", "confirm": "True", "reason": "ok"},  # tampered
+    ):
+        response = operator.post(url, data)
+        assert response.status_code == 200  # the confirmation page again, saying why
+        assert "Nothing was done" in response.content.decode()
+    event.refresh_from_db()
+    assert event.ended_early_at is None
+
+    operator.post(url, {"expected_modification": 0, "confirm": "True", "reason": "Feeder restored"})
+    event.refresh_from_db()
+    assert event.ended_early_at is not None
+    with scopes_disabled():
+        row = AuditEvent.objects.get(action="event.ended_early", object_id=str(event.pk))
+    assert row.comment == "Feeder restored"

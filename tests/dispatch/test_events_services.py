@@ -112,3 +112,21 @@ def test_it_does_not_extend_into_an_event_of_higher_priority(utility_a):
     make_event(program=program, starts_at=EVENING + timedelta(hours=1), priority=2)
     with scope(utility=utility_a.pk), pytest.raises(services.GuardrailsFailed, match="Overlaps"):
         services.extend(event=event, minutes=30, actor=None, now=NOW)
+
+
+def test_it_notifies_an_event_scheduled_inside_its_lead_time_at_once(utility_a):
+    # Created at 15:10 for 15:13 with the default hour's notice: customers hear of it at
+    # 15:10, not at 14:13 (before the event existed).
+    program = open_program(utility_a)
+    created = utc(2026, 7, 1, 22, 10)
+    event = _schedule(
+        program, starts_at=created + timedelta(minutes=3), notification_lead_minutes=60,
+        now=created,
+    )  # fmt: skip
+    assert event.notify_at == created
+    assert event.notified_at_once
+    assert event.status_at(created) == Event.Status.NOTIFIED
+
+    ahead = _schedule(program, starts_at=created + timedelta(hours=3), now=created)
+    assert ahead.notify_at == created + timedelta(hours=2)
+    assert not ahead.notified_at_once

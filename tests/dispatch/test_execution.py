@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from devices.adapters import tasks as adapter_tasks
 from devices.models import DeviceCommand, OptOut, VehicleState
 from dispatch import execution, tasks
 from dispatch.models import EventPlanRun
@@ -58,7 +59,7 @@ def deliveries(monkeypatch):
     def record(*, utility_id, partner_ids):
         calls.append((utility_id, set(partner_ids)))
 
-    monkeypatch.setattr(execution.adapter_tasks, "enqueue_delivery", record)
+    monkeypatch.setattr(adapter_tasks, "enqueue_delivery", record)
     return calls
 
 
@@ -68,7 +69,7 @@ def test_activation_issues_one_set_of_commands_within_limits(utility_a, deliveri
     _enrolled(program, plugged_in=False)
     event = _due_event(utility_a, program=program, duration_minutes=60)
 
-    result = execution.activate_event(event_id=event.pk)
+    result = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     commands = _commands(event)
     assert result.status == "issued"
@@ -86,10 +87,10 @@ def test_activating_twice_issues_nothing_new(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = _due_event(utility_a, program=program)
-    execution.activate_event(event_id=event.pk)
+    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
     before = len(_commands(event))
 
-    again = execution.activate_event(event_id=event.pk)
+    again = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     assert again.status == "already_planned"
     assert len(_commands(event)) == before > 0
@@ -100,7 +101,10 @@ def test_an_event_not_yet_notified_is_not_planned(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = make_event(utility_a, program=program)  # tomorrow
-    assert execution.activate_event(event_id=event.pk).status == "not_plannable"
+    assert (
+        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
+        == "not_plannable"
+    )
     assert _commands(event) == []
 
 
@@ -120,7 +124,7 @@ def test_opted_out_vehicles_get_no_discharge_commands(utility_a, deliveries):
             starts_at=event.starts_at - timedelta(hours=1), ends_at=event.ends_at,
         )  # fmt: skip
 
-    execution.activate_event(event_id=event.pk)
+    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     assert {c.vehicle_id for c in _commands(event)} == {kept.pk}
 
@@ -129,23 +133,28 @@ def test_cancellation_issues_restore_commands(utility_a, deliveries):
     program = open_program(utility_a)
     vehicles = [_enrolled(program) for _ in range(2)]
     event = _due_event(utility_a, program=program)
-    execution.activate_event(event_id=event.pk)
+    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
     with scopes_disabled():
         event.cancelled_at = timezone.now()
         event.modification_number += 1
         event.save()
 
-    result = execution.cancel_or_end(event_id=event.pk)
-    again = execution.cancel_or_end(event_id=event.pk)
+    result = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
+    again = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
 
     restores = _commands(event, kind=DeviceCommand.Kind.RESTORE)
-    assert result.created == 2 and again.created == 0
+    holds = _commands(event, kind=DeviceCommand.Kind.CURTAIL)
+    # Staggered: each vehicle holds at 0 kW, then restores (see test_restores_are_staggered).
+    assert result.created == len(restores) + len(holds) and again.created == 0
     assert {c.vehicle_id for c in restores} == {v.pk for v in vehicles}
     assert all(c.revision == event.modification_number for c in restores)
     assert all(c.setpoint_kw == 0 for c in restores)
     assert deliveries[-1] == (utility_a.pk, {v.partner_id for v in vehicles})
     # A cancelled event is never planned again.
-    assert execution.activate_event(event_id=event.pk).status == "not_plannable"
+    assert (
+        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
+        == "not_plannable"
+    )
 
 
 def test_cancelling_in_the_console_restores_the_commanded_vehicles(
@@ -156,7 +165,7 @@ def test_cancelling_in_the_console_restores_the_commanded_vehicles(
     program = open_program(utility_a)
     vehicles = [_enrolled(program) for _ in range(2)]
     event = _due_event(utility_a, program=program)
-    execution.activate_event(event_id=event.pk)
+    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     with django_capture_on_commit_callbacks(execute=True), scope(utility=utility_a.pk):
         services.cancel_event(event=event, actor=None, reason="feeder back to normal")
@@ -169,8 +178,11 @@ def test_a_live_event_gets_no_restore_commands(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = _due_event(utility_a, program=program)
-    execution.activate_event(event_id=event.pk)
-    assert execution.cancel_or_end(event_id=event.pk).status == "not_plannable"
+    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    assert (
+        execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk).status
+        == "not_plannable"
+    )
     assert _commands(event, kind=DeviceCommand.Kind.RESTORE) == []
 
 
@@ -191,7 +203,7 @@ def test_the_due_events_task_picks_only_due_unplanned_events_of_any_utility(
     cancelled = _due_event(utility_b, program=program_b, cancelled_at=timezone.now())
     draft = _due_event(utility_a, program=program_a, scheduled=False)
     already = _due_event(utility_a, program=program_a)
-    execution.activate_event(event_id=already.pk)
+    execution.activate_event(utility_id=already.utility_id, event_id=already.pk)
     issued_before = len(_commands(already))
 
     started = tasks.activate_due_events.delay().get()
@@ -222,13 +234,34 @@ def test_the_activate_task_runs_in_the_event_utility(utility_a, deliveries, eage
     assert result["status"] == "issued" and result["created"] > 0
 
 
+def test_it_refuses_a_task_for_another_utilitys_event(
+    utility_a, utility_b, deliveries, eager_tasks
+):
+    program = open_program(utility_a)
+    _enrolled(program)
+    event = _due_event(utility_a, program=program)
+
+    for task in (tasks.activate_event, tasks.replan_event):
+        result = task.delay(utility_id=utility_b.pk, event_id=event.pk).get()
+        assert result["status"] == "refused" and result["code"] == "event_unknown"
+    assert tasks.restore_event.delay(utility_id=utility_b.pk, event_id=event.pk).get() == 0
+
+    with scopes_disabled():
+        assert not EventPlanRun.objects.filter(event=event).exists()
+    assert _commands(event) == []
+    assert deliveries == []
+
+
 def test_an_event_with_nothing_to_send_is_planned_once(utility_a, deliveries, eager_tasks):
     program = open_program(utility_a)
     _enrolled(program, plugged_in=False)
     event = _due_event(utility_a, program=program)
 
     assert tasks.activate_due_events.delay().get() == 1
-    assert execution.activate_event(event_id=event.pk).status == "already_planned"
+    assert (
+        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
+        == "already_planned"
+    )
     assert tasks.activate_due_events.delay().get() == 0
     assert _commands(event) == []
     assert deliveries == []

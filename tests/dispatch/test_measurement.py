@@ -343,13 +343,15 @@ def test_it_measures_each_participant_and_the_event(utility_a):
             p.role + str(p.rating_kw) + str(p.delivered_kwh): p for p in event.participants.all()
         }
         by_vehicle = {p.vehicle_id: p for p in event.participants.all()}
-    assert result.delivered_kwh == 11.6
+    # The dropped vehicle counts its 20 minutes: a whole first interval, a third of the next.
+    assert result.delivered_kwh == 10.933
     summary = event.measurement["summary"]
     assert summary == {
-        "delivered_kwh": 11.6,
-        "average_delivered_kw": 11.6,
+        "measured_minutes": 60.0,
+        "delivered_kwh": 10.933,
+        "average_delivered_kw": 10.933,
         "target_kw": 20,
-        "percent_of_target": 58.0,
+        "percent_of_target": 54.7,
         "dispatched": 3,
         "dropped": 1,
         "delivering": 1,
@@ -361,11 +363,12 @@ def test_it_measures_each_participant_and_the_event(utility_a):
         "baseline_days_min": 10,
         "baseline_days_mean": 10.0,
         "short_baseline": 0,
+        "rebound_kwh": 0.0,
     }
     intervals = event.measurement["intervals"]
     assert [i["baseline_kw"] for i in intervals] == [12, 12, 8, 8]
     assert [i["actual_kw"] for i in intervals] == [-1, -1, -1, -1]
-    assert [i["delivered_kw"] for i in intervals] == [13.6, 13.6, 9.6, 9.6]
+    assert [i["delivered_kw"] for i in intervals] == [13.6, 10.933, 9.6, 9.6]
     assert [i["committed_kw"] for i in intervals] == [18] * 4
     assert [i["target_kw"] for i in intervals] == [20] * 4
     assert event.measured_at == local(utility_a, *AFTER)
@@ -383,7 +386,7 @@ def test_it_measures_each_participant_and_the_event(utility_a):
     assert unknown.actual_kw == [-5.0] * 4
     dropped = next(p for p in by_vehicle.values() if p.role == "dropped")
     assert dropped.delivered_kw == [4.0, 4.0, None, None]
-    assert dropped.delivered_kwh == 2.0
+    assert dropped.delivered_kwh == 1.333
     untouched = [p for p in by_vehicle.values() if p.role in ("reserve", "excluded")]
     assert all(p.measured_at is None and p.delivered_kw is None for p in untouched)
     assert event.measurement["participants"][str(exporter.pk)] == {"days": 10, "adjustment": 1.0}

@@ -1,0 +1,183 @@
+"""Two overlapping events and one fleet, every part real (issue 17, point 1): a Celery worker
+process plans a running V2H event whose commands go over HTTP to the fleet simulator; an
+emergency of higher priority is called over it; the worker plans the emergency, which takes
+the vehicles, and re-plans the first event without them (reason on its console, their
+commands there cancelled at the partner, no restore sent over the emergency's command).
+Measured afterwards, each vehicle's kWh is counted by one event at a time, never twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from devices.simulator.testing import running_simulator
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+from portal.management.commands.run_portal import prepare_runtime_dirs
+
+from devices.models import DeviceCommand, Vehicle
+from devices.simulator.cloud import Behaviour
+from dispatch import measurement
+from dispatch.models import Event, EventParticipant
+from dispatch.tasks import activate_event
+from tests.dispatch import e2e_support, fleet_support
+from tests.dispatch.console_support import add_rollups
+from tests.dispatch.test_dispatch_faults import admin
+from tests.factories import AutomakerPartnerFactory
+from tests.worker import celery_worker, wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+FLEET = 6
+Role = EventParticipant.Role
+Status = DeviceCommand.Status
+
+
+@pytest.fixture
+def fleet(utility_a):
+    partner = AutomakerPartnerFactory(name="Overlap Motors", slug="overlap")
+    agreement = fleet_support.webhook_agreement(
+        utility=utility_a, partner=partner, timeout_seconds=5.0
+    )
+    program = fleet_support.open_v2h_program(utility_a, slug="overlap-v2h")
+    ids = fleet_support.build_fleet(
+        utility=utility_a, partner=partner, program=program, size=FLEET, code="PRC"
+    )
+    prepare_runtime_dirs()
+    return fleet_support.Fleet(utility_a, partner, agreement, program, ids)
+
+
+@pytest.fixture
+def simulator(fleet):
+    with running_simulator(
+        utility_slugs=[fleet.utility.slug],
+        partner_names=[fleet.partner.slug],
+        behaviour=Behaviour(reject_rate=0.0, opt_out_rate=0.0),
+        telemetry_interval=3600.0,
+        step_seconds=3600.0,
+    ) as sim:
+        fleet_support.point_at(fleet.agreement, sim.endpoint(fleet.partner.slug))
+        yield sim
+
+
+def _running_event(program, *, event_type, priority, started_ago) -> Event:
+    now = timezone.now()
+    event = Event(
+        utility=program.utility, program=program, event_type=event_type,
+        starts_at=now - started_ago, duration_minutes=60, priority=priority,
+        scheduled_at=now - started_ago - timedelta(minutes=1),
+    )  # fmt: skip
+    event.refresh_times()
+    with scopes_disabled():
+        event.save()
+    return event
+
+
+def _commands(event) -> list[DeviceCommand]:
+    with scopes_disabled():
+        return list(
+            DeviceCommand.objects.filter(source_type="dispatch.event", source_id=str(event.pk))
+        )
+
+
+def _roles(event) -> dict[int, tuple[str, str]]:
+    with scopes_disabled():
+        return {
+            p.vehicle_id: (p.role, p.reason) for p in EventParticipant.objects.filter(event=event)
+        }
+
+
+def _partner_status(sim) -> dict[str, str]:
+    (agreement,) = admin(sim, "GET", "state")["agreements"]
+    return {cid: c["status"] for cid, c in agreement["commands"].items()}
+
+
+def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulator):
+    peak = _running_event(
+        fleet.program, event_type=Event.Type.V2H_HOME_SUPPLY, priority=0,
+        started_ago=timedelta(minutes=2),
+    )  # fmt: skip
+    with celery_worker(name="overlap") as worker:
+        activate_event.delay(utility_id=fleet.utility.pk, event_id=peak.pk)
+        wait_for(
+            lambda: (
+                len(_commands(peak)) == FLEET
+                and all(c.status == Status.ACCEPTED for c in _commands(peak))
+            ),
+            timeout=60,
+            message=worker.log_path.read_text()[-3000:],
+        )
+        emergency = _running_event(
+            fleet.program, event_type=Event.Type.EMERGENCY, priority=5,
+            started_ago=timedelta(minutes=1),
+        )  # fmt: skip
+        activate_event.delay(utility_id=fleet.utility.pk, event_id=emergency.pk)
+
+        def settled() -> bool:
+            peak_roles = _roles(peak)
+            return (
+                all(role == Role.DROPPED for role, _ in peak_roles.values())
+                and all(c.status == Status.ACCEPTED for c in _commands(emergency))
+                and len(_commands(emergency)) == FLEET
+                # cancelled at the partner: the adapter's cancel call answered so
+                and all(c.status == Status.CANCELLED for c in _commands(peak))
+            )
+
+        try:
+            wait_for(settled, timeout=60)
+        except AssertionError:  # say where it stands
+            pytest.fail(
+                f"{_roles(peak)}\n{_partner_status(simulator)}\n"
+                f"{[(c.kind, c.status) for c in _commands(peak)]}\n"
+                f"{[(c.kind, c.status) for c in _commands(emergency)]}"
+            )
+
+    # The emergency has every vehicle; the peak event dropped them, saying why.
+    assert {v: r for v, (r, _) in _roles(emergency).items()} == dict.fromkeys(
+        fleet.vehicle_ids, Role.SELECTED
+    )
+    reasons = {reason for _, reason in _roles(peak).values()}
+    assert reasons == {f"taken by event #{emergency.pk}, which takes precedence"}
+    # No restore (nor hold) went out over the emergency's commands: the partner received
+    # only the two events' discharge commands.
+    assert all(c.kind == DeviceCommand.Kind.DISCHARGE for c in _commands(peak))
+    assert set(_partner_status(simulator)) == {
+        c.idempotency_key for c in [*_commands(peak), *_commands(emergency)]
+    }
+
+    # Measured: the vehicles exported 9.6 kW throughout; each kWh is counted once.
+    with scopes_disabled():
+        vehicles = list(Vehicle.objects.filter(pk__in=fleet.vehicle_ids))
+        end = timezone.now() + timedelta(minutes=1)
+        for event in (peak, emergency):
+            event.refresh_from_db()
+            event.ended_early_at = end
+            event.refresh_times()
+            event.save(update_fields=["ended_early_at", "ends_at"])
+    e2e_support.idle_history(vehicles, around=peak.starts_at)
+    add_rollups(vehicles, measurement.mv_grid(starts_at=peak.starts_at, ends_at=end), power_kw=-9.6)
+    after = end + timedelta(hours=2)
+    with scope(utility=fleet.utility.pk):
+        peak_kwh = measurement.measure_event(peak.pk, now=after, award=False).delivered_kwh
+        emergency_kwh = measurement.measure_event(
+            emergency.pk, now=after, award=False
+        ).delivered_kwh
+    with scopes_disabled():
+        committed = min(
+            EventParticipant.objects.filter(event=peak).values_list("selected_at", flat=True)
+        )
+        taken = set(
+            EventParticipant.objects.filter(event=peak).values_list("dropped_at", flat=True)
+        )
+        won = set(
+            EventParticipant.objects.filter(event=emergency).values_list("selected_at", flat=True)
+        )
+    assert taken == won  # the peak event counts each vehicle up to the emergency's moment
+    # V2H home supply caps each car at the premise's estimated load; both events are home
+    # supply in a V2H program, so the fleet's relief is that estimate per vehicle over the
+    # time the vehicles were committed (from the peak event's plan), counted once — not
+    # once per event.
+    hours = (end - committed).total_seconds() / 3600
+    per_vehicle_kw = measurement.premise.premise_load_kw()
+    assert emergency_kwh > 0
+    assert peak_kwh + emergency_kwh == pytest.approx(FLEET * per_vehicle_kw * hours, abs=0.01)
