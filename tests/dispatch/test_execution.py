@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.adapters import tasks as adapter_tasks
+from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand, OptOut, VehicleState
 from dispatch import execution, tasks
 from dispatch.models import EventPlanRun

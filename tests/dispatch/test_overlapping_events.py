@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from devices.simulator.testing import running_simulator
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from portal.management.commands.run_portal import prepare_runtime_dirs
@@ -20,6 +19,7 @@ from devices.simulator.cloud import Behaviour
 from dispatch import measurement
 from dispatch.models import Event, EventParticipant
 from dispatch.tasks import activate_event
+from tests.devices.simulator_support import running_simulator
 from tests.dispatch import e2e_support, fleet_support
 from tests.dispatch.console_support import add_rollups
 from tests.dispatch.test_dispatch_faults import admin

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.adapters import tasks as adapter_tasks
+from devices import tasks as adapter_tasks
 from devices.models import BatteryPolicy, CustomerPreference, DeviceCommand, OptOut, VehicleState
 from devices.services import record_opt_out
 from dispatch import commands as dispatch_commands
