@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
-from portal.management.commands.run_portal import prepare_runtime_dirs
 
+from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import DeviceCommand, Vehicle
 from devices.simulator.cloud import Behaviour
 from dispatch import measurement
