@@ -1,7 +1,5 @@
-"""Server-rendered charts: geometry for an inline SVG, computed here and drawn by a template
-(templates/devices/_telemetry_chart.html). No JavaScript and no third-party code, so the
-chart works everywhere the page does, and a screen reader gets a title, a summary and the
-data as a table.
+"""The telemetry chart: geometry for an inline SVG, computed here (with ``portal.charts``) and
+drawn by templates/devices/_telemetry_chart.html.
 
 The telemetry chart has two panels over one time axis: state of charge (0–100 %) above,
 power below (+ charging, − discharging, with a zero line). Times are labelled in the
@@ -10,7 +8,6 @@ utility's zone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -18,6 +15,8 @@ from datetime import datetime, timedelta, tzinfo
 from django.utils.dateformat import format as date_format
 
 from devices.selectors import TelemetryPoint
+from portal import charts
+from portal.charts import MINUS, Tick, nice_ticks, number_label
 
 WIDTH = 760
 LEFT, RIGHT = 64, 16
@@ -28,14 +27,6 @@ BOTTOM = 44
 PLOT_WIDTH = WIDTH - LEFT - RIGHT
 HEIGHT = TOP + 2 * PANEL_HEIGHT + PANEL_GAP + BOTTOM
 TICK_EVERY_HOURS = 6
-MINUS = "\u2212"
-
-
-@dataclass(frozen=True)
-class Tick:
-    position: float  # x or y in SVG units
-    label: str
-    sublabel: str = ""  # the date under a midnight time label
 
 
 @dataclass(frozen=True)
@@ -75,43 +66,17 @@ class TelemetryChart:
     x_sublabel_y: int = TOP + 2 * PANEL_HEIGHT + PANEL_GAP + 31
 
 
-def nice_ticks(low: float, high: float, *, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5 or 5 × 10ⁿ apart) covering [low, high]: the finest such
-    step that needs at most ``count`` intervals."""
-    if high <= low:
-        high = low + 1
-    magnitude = 10 ** math.floor(math.log10((high - low) / count))
-    for step in (m * magnitude * decade for decade in (1, 10, 100) for m in (1, 2, 2.5, 5)):
-        first = math.floor(low / step + 1e-9)
-        last = math.ceil(high / step - 1e-9)
-        if last - first <= count:
-            break
-    return [round(i * step, 10) for i in range(first, last + 1)]
-
-
-def number_label(value: float) -> str:
-    text = f"{value:,.1f}".removesuffix(".0")
-    return text.replace("-", MINUS)
-
-
 def time_ticks(*, start: datetime, end: datetime, tz: tzinfo) -> list[Tick]:
-    """Ticks every six local hours (00, 06, 12, 18), found by walking in quarter hours so
-    DST changes and zones with half-hour offsets come out right."""
+    """Ticks every six local hours (00, 06, 12, 18), the date under midnight."""
     span = (end - start).total_seconds()
-    ticks = []
-    moment = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
-    if moment < start:
-        moment += timedelta(minutes=15)
-    while moment <= end:
-        local = moment.astimezone(tz)
-        if local.minute == 0 and local.hour % TICK_EVERY_HOURS == 0:
-            x = LEFT + (moment - start).total_seconds() / span * PLOT_WIDTH
-            sublabel = date_format(local, "D j M") if local.hour == 0 else ""
-            ticks.append(
-                Tick(position=round(x, 1), label=date_format(local, "H:i"), sublabel=sublabel)
-            )
-        moment += timedelta(minutes=15)
-    return ticks
+    return charts.time_ticks(
+        start=start,
+        end=end,
+        tz=tz,
+        x_of=lambda moment: LEFT + (moment - start).total_seconds() / span * PLOT_WIDTH,
+        every_minutes=TICK_EVERY_HOURS * 60,
+        date_first=False,
+    )
 
 
 def _path(xy: list[tuple[datetime, float]], *, start, span, top, height, low, high, gap) -> str:

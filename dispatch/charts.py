@@ -1,6 +1,6 @@
 """The event console's chart: target, committed and delivered kW per interval, as geometry for
-an inline SVG drawn by templates/dispatch/_event_chart.html (server-side like the telemetry
-chart in devices/charts.py, whose tick helpers it shares). A screen reader gets a title, a
+an inline SVG drawn by templates/dispatch/_event_chart.html (server-side, with the
+shared ticks of ``portal.charts``). A screen reader gets a title, a
 summary and the same numbers as a table.
 
 Committed kW are bars (what the plan counts on), the target a dashed step line, delivered
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Protocol
 
 from django.utils.dateformat import format as date_format
 
-from devices.charts import Tick, nice_ticks, number_label
+from portal import charts
+from portal.charts import Tick, nice_ticks, number_label
 
 WIDTH = 760
 LEFT, RIGHT = 64, 16
@@ -99,26 +100,16 @@ def _tick_minutes(span_hours: float) -> int:
 
 
 def time_ticks(*, start: datetime, end: datetime, tz: tzinfo, x_of) -> list[Tick]:
-    """Labels at round local times (walked in quarter hours, so DST and half-hour zones come
-    out right); the date under the first label and under each local midnight."""
-    step = _tick_minutes((end - start).total_seconds() / 3600)
-    ticks: list[Tick] = []
-    moment = start.replace(minute=start.minute - start.minute % 15, second=0, microsecond=0)
-    if moment < start:
-        moment += timedelta(minutes=15)
-    while moment <= end:
-        local = moment.astimezone(tz)
-        if (local.hour * 60 + local.minute) % step == 0:
-            dated = not ticks or (local.hour == 0 and local.minute == 0)
-            ticks.append(
-                Tick(
-                    position=round(x_of(moment), 1),
-                    label=date_format(local, "H:i"),
-                    sublabel=date_format(local, "D j M") if dated else "",
-                )
-            )
-        moment += timedelta(minutes=15)
-    return ticks
+    """Labels at round local times, about ten at most; the date under the first label and
+    under each local midnight."""
+    return charts.time_ticks(
+        start=start,
+        end=end,
+        tz=tz,
+        x_of=x_of,
+        every_minutes=_tick_minutes((end - start).total_seconds() / 3600),
+        date_first=True,
+    )
 
 
 def _kw(value: float) -> str:

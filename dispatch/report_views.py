@@ -21,10 +21,10 @@ from django.utils.dateformat import format as date_format
 from django.views import View
 from django.views.generic import DetailView
 
-from devices.charts import Tick, nice_ticks
 from dispatch import measurement, selectors, tasks
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives.models import Incentive, IncentiveOffer
+from portal.charts import Tick, nice_ticks
 from portal.downloads import csv_download
 from portal.roles import Cap
 from portal.tasking import enqueue_on_commit

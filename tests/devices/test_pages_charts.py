@@ -7,8 +7,9 @@ import re
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from devices.charts import LEFT, PLOT_WIDTH, nice_ticks, telemetry_chart, time_ticks
+from devices.charts import LEFT, PLOT_WIDTH, telemetry_chart, time_ticks
 from devices.selectors import TelemetryPoint, bucket_minutes_for
+from portal.charts import nice_ticks
 
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 KOLKATA = zoneinfo.ZoneInfo("Asia/Kolkata")

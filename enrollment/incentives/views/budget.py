@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.shortcuts import render
 from django.views import View
 
-from devices.charts import Tick, nice_ticks
 from enrollment.incentives import selectors, services
 from enrollment.incentives.views.base import TEMPLATES
+from portal.charts import Tick, nice_ticks
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
 
