@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from enrollment.models import ServiceAccount
 from enrollment.models.programs import CustomerImport
-from enrollment.services import bulk_update_rows
 from portal.audit import record
+from portal.bulk import bulk_update_rows
 from portal.models import User, Utility
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

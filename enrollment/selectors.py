@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from devices.models import Vehicle
 from enrollment.models import Consent, Enrollment, Program, ServiceAccount, TermsVersion
-from enrollment.services import RENEWAL_WINDOW
+from enrollment.services.consent import RENEWAL_WINDOW
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement
 
 Status = Enrollment.Status
