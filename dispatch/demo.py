@@ -22,8 +22,8 @@ from django_scopes import scope
 
 from devices.demo import state_at
 from devices.models import DeviceCommand, TelemetryRollup, Vehicle
-from devices.services import record_opt_out
-from devices.telemetry import LatestState
+from devices.selectors import LatestState
+from devices.services.opt_outs import record_opt_out
 from dispatch import execution, measurement, participation, selectors
 from dispatch.demo_vtn import ensure_demo_grid_source
 from dispatch.guardrails import check_event

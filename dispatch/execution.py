@@ -41,8 +41,8 @@ from django_scopes import scope, scopes_disabled
 from devices.adapters import tasks as adapter_tasks
 from devices.limits import limits_for_vehicles, vehicle_rows
 from devices.models import CustomerPreference, DeviceCommand, OptOut, TelemetryRollup
-from devices.services import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
-from devices.telemetry import LatestState, latest_states
+from devices.selectors import LatestState, latest_states
+from devices.services.commands import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from dispatch import guardrails, planning, selectors
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from enrollment.models import Enrollment, Program

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from devices.models import BatteryPolicy, CustomerPreference, DeviceCommand, OptOut, VehicleState
-from devices.services import record_opt_out
+from devices.services.opt_outs import record_opt_out
 from dispatch import execution, services, tasks
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from portal.models import AuditEvent
