@@ -38,7 +38,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.adapters import tasks as adapter_tasks
+from devices import tasks as adapter_tasks
 from devices.limits import limits_for_vehicles, vehicle_rows
 from devices.models import CustomerPreference, DeviceCommand, OptOut, TelemetryRollup
 from devices.selectors import LatestState, latest_states

@@ -16,11 +16,11 @@ from devices.adapters import delivery, queue
 from devices.adapters.base import EndpointNotAllowed, OutgoingCommand
 from devices.adapters.registry import adapter_for
 from devices.adapters.signing import signed_headers
-from devices.adapters.tasks import enqueue_delivery, send_pending_commands, sweep_pending_commands
 from devices.adapters.webhook import check_endpoint, retry_after
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.cloud import Behaviour
 from devices.simulator.testing import running_simulator
+from devices.tasks import enqueue_delivery, send_pending_commands, sweep_pending_commands
 from portal.models import AuditEvent
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
 
@@ -804,7 +804,7 @@ def test_the_cancel_task_asks_again_until_the_partner_answers(
     deliver(agreement)
     simulator.cloud.set_faults({"fail_5xx_rate": 1.0})
 
-    from devices.adapters.tasks import cancel_commands
+    from devices.tasks import cancel_commands
 
     cancel_commands.delay(
         utility_id=agreement.utility_id,

@@ -19,9 +19,9 @@ from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.adapters.tasks import enqueue_delivery
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand, TelemetryReading
 from devices.services.commands import CommandSpec, issue_commands
+from devices.tasks import enqueue_delivery
 from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.partners import create_partner_client
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory

@@ -24,10 +24,10 @@ import requests
 from django_scopes import scopes_disabled
 from kombu import Connection
 
-from devices.adapters.tasks import sweep_pending_commands
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.cloud import Behaviour
 from devices.simulator.testing import running_simulator
+from devices.tasks import sweep_pending_commands
 from dispatch.tasks import activate_event
 from portal.management.commands.run_portal import prepare_runtime_dirs
 from portal.models import AuditEvent
