@@ -22,9 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from devices.models import AdapterConfig, DeviceCommand, OptOut, Vehicle
-from devices.services.errors import (
-    UnknownVehicle,
-)
+from devices.services.errors import UnknownVehicle
 from devices.signals import command_outcomes
 from portal.audit import record
 from portal.bulk import among, bulk_insert

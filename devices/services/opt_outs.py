@@ -18,12 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from devices.models import DeviceCommand, OptOut, Vehicle
-from devices.services.commands import (
-    LIVE_COMMAND_STATUSES,
-)
-from devices.services.errors import (
-    ReferenceConflict,
-)
+from devices.services.commands import LIVE_COMMAND_STATUSES
+from devices.services.errors import ReferenceConflict
 from devices.signals import command_outcomes
 from portal.audit import record
 

@@ -15,10 +15,7 @@ from django.db import IntegrityError, transaction
 from django_scopes import scopes_disabled
 
 from devices.models import CustomerPreference, Mode, Vehicle
-from devices.services.errors import (
-    VehicleExists,
-    VinActiveElsewhere,
-)
+from devices.services.errors import VehicleExists, VinActiveElsewhere
 from enrollment.models import ServiceAccount
 from portal.audit import record
 from portal.models import AutomakerPartner, Utility

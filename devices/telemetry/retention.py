@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from devices.models import TelemetryReading, Vehicle
-from devices.telemetry.readings import (
-    late_window,
-)
+from devices.telemetry.readings import late_window
 from devices.telemetry.rollups import MAX_HOLD, ROLLUP_INTERVAL
 from portal.models import Utility
 

@@ -20,14 +20,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from devices.models import TelemetryReading, TelemetryRollup, VehicleState
-from devices.telemetry.readings import (
-    EPOCH,
-    MICROSECOND,
-    Key,
-    Row,
-    epoch_us,
-    epoch_us_sql,
-)
+from devices.telemetry.readings import EPOCH, MICROSECOND, Key, Row, epoch_us, epoch_us_sql
 from portal.bulk import among, bulk_insert
 
 ROLLUP_INTERVAL = timedelta(minutes=15)

@@ -34,19 +34,14 @@ from enrollment.services.errors import (
     UnknownVehicle,
     VehicleNotAtAccount,
 )
-from enrollment.services.offboarding import (
-    offboard_partner,
-)
+from enrollment.services.offboarding import offboard_partner
 from enrollment.services.programs import (
     add_terms_version,
     current_terms,
     program_snapshot,
     save_program,
 )
-from enrollment.services.reevaluation import (
-    reevaluate_accounts,
-    reevaluate_program,
-)
+from enrollment.services.reevaluation import reevaluate_accounts, reevaluate_program
 from enrollment.services.submission import (
     replayed_submission,
     request_fingerprint,

@@ -25,10 +25,7 @@ from enrollment.services.decisions import (
     save_transition,
     store_evaluation,
 )
-from enrollment.services.errors import (
-    InvalidConsent,
-    TransitionNotAllowed,
-)
+from enrollment.services.errors import InvalidConsent, TransitionNotAllowed
 from portal.audit import record
 
 Status = Enrollment.Status

@@ -20,11 +20,7 @@ from django.core.exceptions import ValidationError
 from enrollment import eligibility
 from enrollment.eligibility import Evaluation, Rule
 from enrollment.models import Enrollment, Program
-from enrollment.services.errors import (
-    EnrollmentNotFound,
-    StaleState,
-    TransitionNotAllowed,
-)
+from enrollment.services.errors import EnrollmentNotFound, StaleState, TransitionNotAllowed
 from portal.audit import actor_label, record
 from portal.bulk import bulk_update_rows
 from portal.models import AuditEvent, User

@@ -16,16 +16,8 @@ from django_scopes import scopes_disabled
 from enrollment import eligibility
 from enrollment.eligibility import Rule
 from enrollment.models import Enrollment, Program, ServiceAccount
-from enrollment.services.consent import (
-    ConsentInput,
-    check_consent,
-    consent_changes,
-    create_consent,
-)
-from enrollment.services.decisions import (
-    decide_and_apply,
-    lock_program,
-)
+from enrollment.services.consent import ConsentInput, check_consent, consent_changes, create_consent
+from enrollment.services.decisions import decide_and_apply, lock_program
 from enrollment.services.errors import (
     AccountNotVerified,
     ConflictingEnrollment,

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from enrollment.eligibility import Rule
 from enrollment.models import Consent, Enrollment
-from enrollment.services.consent import (
-    has_current_consent,
-)
+from enrollment.services.consent import has_current_consent
 from enrollment.services.decisions import (
     EVALUATION_FIELDS,
     blocking_failures,
@@ -28,11 +26,7 @@ from enrollment.services.decisions import (
     save_transition,
     store_evaluation,
 )
-from enrollment.services.errors import (
-    EnrollmentError,
-    RulesFailed,
-    TransitionNotAllowed,
-)
+from enrollment.services.errors import EnrollmentError, RulesFailed, TransitionNotAllowed
 from portal.audit import record
 from portal.models import PartnerAgreement
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import (
-    OpenApiExample,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
 from devices.api import serializers as s
-from devices.api.views.base import (
-    DeviceAPIMixin,
-)
+from devices.api.views.base import DeviceAPIMixin
 from devices.services.commands import CommandAck, acknowledge_commands, pull_commands
 from portal.api.base import PartnerAPIView
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from devices.api import serializers as s
-from devices.api.views.base import (
-    ERROR_REF,
-    DeviceAPIMixin,
-    one_vehicle,
-    partner_vehicles,
-)
+from devices.api.views.base import ERROR_REF, DeviceAPIMixin, one_vehicle, partner_vehicles
 from devices.services.opt_outs import record_opt_out
 from portal.api.base import PartnerAPIView
 

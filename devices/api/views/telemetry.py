@@ -4,20 +4,12 @@ own (``devices.telemetry``).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from devices.api import serializers as s
-from devices.api.views.base import (
-    ERROR_REF,
-    DeviceAPIError,
-    DeviceAPIMixin,
-)
+from devices.api.views.base import ERROR_REF, DeviceAPIError, DeviceAPIMixin
 from devices.telemetry.ingest import MAX_READINGS_PER_BATCH, gc_paused, ingest
 from devices.telemetry.readings import late_window
 from portal.api.base import PartnerAPIView

@@ -18,16 +18,9 @@ from rest_framework.response import Response
 
 from devices.api import serializers as s
 from devices.api.filters import VehicleAPIFilter
-from devices.api.views.base import (
-    ERROR_REF,
-    DeviceAPIMixin,
-    one_vehicle,
-    partner_vehicles,
-)
+from devices.api.views.base import ERROR_REF, DeviceAPIMixin, one_vehicle, partner_vehicles
 from devices.models import CustomerPreference, Vehicle
-from devices.services.errors import (
-    UnknownVehicle,
-)
+from devices.services.errors import UnknownVehicle
 from devices.services.vehicles import register_vehicle, set_preferences, update_vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from portal.api.base import PartnerAPIView, PartnerViewSet
