@@ -21,8 +21,6 @@ from portal.audit import record
 from portal.models import AutomakerPartner, Utility
 
 MODE_FIELDS = {Mode.V1G: "supports_v1g", Mode.V2H: "supports_v2h", Mode.V2G: "supports_v2g"}
-
-
 # What a partner may change on a registered vehicle (model field names); the VIN, utility and
 # partner are fixed for the life of a registration.
 UPDATABLE_FIELDS = (

@@ -46,8 +46,6 @@ from portal.bulk import bulk_insert
 from portal.models import AutomakerPartner
 
 MAX_READINGS_PER_BATCH = 5000
-
-
 _ADVISORY_LOCK_NAMESPACE = 0x54454C  # "TEL": vehicle ids are the second key
 
 
@@ -172,8 +170,6 @@ _READING_COLUMNS = (
     "charging_state",
     "received_at",
 )
-
-
 _STATE_COLUMNS = (
     "utility_id",
     "vehicle_id",

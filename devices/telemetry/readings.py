@@ -26,23 +26,11 @@ from portal.models import AutomakerPartner
 
 # Meters and rounding make a vehicle report a little over its rating now and then.
 POWER_TOLERANCE_FRACTION = 0.10
-
-
 POWER_TOLERANCE_KW = 0.5
-
-
 CHARGING_STATES = ("charging", "discharging", "idle", "complete", "unplugged", "fault")
-
-
 IDENTITY_FIELDS = ("vehicle_id", "vin")
-
-
 READING_FIELDS = ("ts", "soc", "power_kw", "plugged_in", "charging_state")
-
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 MICROSECOND = timedelta(microseconds=1)
 
 

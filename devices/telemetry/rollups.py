@@ -24,25 +24,13 @@ from devices.telemetry.readings import EPOCH, MICROSECOND, Key, Row, epoch_us, e
 from portal.bulk import among, bulk_insert
 
 ROLLUP_INTERVAL = timedelta(minutes=15)
-
-
 # A reading stands for the vehicle's power until the next one, but no longer than this: a
 # vehicle that stopped reporting is not assumed to go on charging for hours.
 MAX_HOLD = timedelta(minutes=15)
-
-
 _INTERVAL_US = ROLLUP_INTERVAL // MICROSECOND
-
-
 _HOLD_US = MAX_HOLD // MICROSECOND
-
-
 _US_PER_HOUR = 3_600_000_000
-
-
 _INTERVAL_HOURS = _INTERVAL_US / _US_PER_HOUR
-
-
 _ROLLUP_COLUMNS = (
     "utility_id",
     "vehicle_id",
@@ -52,8 +40,6 @@ _ROLLUP_COLUMNS = (
     "mean_power_kw",
     "readings",
 )
-
-
 _Point = tuple[int, float]  # (microseconds since the epoch, kW)
 
 

@@ -31,7 +31,6 @@ from portal.audit import record
 Status = Enrollment.Status
 Cause = Enrollment.SuspensionCause
 
-
 # What a partner may share, named the same way in the API and on the pages.
 DATA_SHARING_SCOPES = {
     "telemetry": "Vehicle telemetry (state of charge, power, plugged in)",
@@ -39,12 +38,8 @@ DATA_SHARING_SCOPES = {
     "location": "Vehicle location at home",
     "interval_usage": "Premise interval meter data",
 }
-
-
 # A consent time a little in the future is a partner's clock, not a lie.
 CLOCK_SKEW = timedelta(minutes=5)
-
-
 RENEWAL_WINDOW = timedelta(days=30)
 
 

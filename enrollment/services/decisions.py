@@ -28,7 +28,6 @@ from portal.request_context import get_request_id
 
 Status = Enrollment.Status
 
-
 REEVALUATION_BATCH = 1000
 
 
@@ -77,8 +76,6 @@ EVALUATION_FIELDS = (
     "income_qualified",
     "excluded_from_events",
 )
-
-
 TRANSITION_FIELDS = (
     "status",
     "status_reason",

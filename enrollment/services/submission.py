@@ -31,7 +31,6 @@ from portal.models import AutomakerPartner, Utility
 
 Status = Enrollment.Status
 
-
 PARTNER_CHANNELS = (
     Enrollment.Channel.AUTOMAKER_APP,
     Enrollment.Channel.CHARGER_MARKETPLACE,

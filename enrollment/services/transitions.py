@@ -33,7 +33,6 @@ from portal.models import PartnerAgreement
 Status = Enrollment.Status
 Cause = Enrollment.SuspensionCause
 
-
 # Rules staff cannot approve away: running V2H/V2G without interconnection approval is a
 # safety and legal question, not a program decision.
 NOT_OVERRIDABLE = frozenset({Rule.PERMISSION_TO_OPERATE})
