@@ -23,8 +23,8 @@ from django_scopes import scope
 from demo.fleet import state_at
 from demo.grid_operator import ensure_demo_grid_source
 from devices.models import DeviceCommand, TelemetryRollup, Vehicle
-from devices.services import record_opt_out
-from devices.telemetry import LatestState
+from devices.selectors import LatestState
+from devices.services.opt_outs import record_opt_out
 from dispatch import execution, measurement, participation, selectors
 from dispatch.guardrails import check_event
 from dispatch.models import DispatchGroup, Event, EventParticipant

@@ -14,7 +14,6 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 from django_scopes import scope
 
-from devices import telemetry
 from devices.models import (
     ApprovedEquipment,
     BatteryPolicy,
@@ -23,6 +22,8 @@ from devices.models import (
     TelemetryRollup,
     Vehicle,
 )
+from devices.selectors import LatestState
+from devices.telemetry.ingest import MAX_READINGS_PER_BATCH, ingest
 from devices.vin import with_check_digit
 from portal.customers.models import ServiceAccount
 from portal.models import AutomakerPartner, Utility
@@ -218,11 +219,11 @@ def _send_history(*, utility: Utility, partner: AutomakerPartner, vehicles: list
     readings = []
     for vehicle in vehicles:
         readings.extend(_vehicle_day(vehicle, start=start, end=end, tz=utility.tzinfo))
-    for offset in range(0, len(readings), telemetry.MAX_READINGS_PER_BATCH):
-        telemetry.ingest(
+    for offset in range(0, len(readings), MAX_READINGS_PER_BATCH):
+        ingest(
             partner=partner,
             utility_ids=[utility.pk],
-            readings=readings[offset : offset + telemetry.MAX_READINGS_PER_BATCH],
+            readings=readings[offset : offset + MAX_READINGS_PER_BATCH],
         )
 
 
@@ -254,11 +255,11 @@ def _ensure_rollup_history(*, utility: Utility, vehicles: list[Vehicle]) -> None
     TelemetryRollup.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
 
 
-def state_at(vehicle: Vehicle, *, at: datetime, tz) -> telemetry.LatestState:
+def state_at(vehicle: Vehicle, *, at: datetime, tz) -> LatestState:
     """The vehicle's state at ``at`` in the demo's daily pattern (for replaying past events)."""
     at = at.replace(second=0, microsecond=0) - timedelta(minutes=at.minute % 15)
     last = _vehicle_day(vehicle, start=at - timedelta(days=2), end=at, tz=tz)[-1]
-    return telemetry.LatestState(
+    return LatestState(
         ts=datetime.fromisoformat(last["ts"]),
         soc_pct=last["soc"],
         power_kw=last["power_kw"],

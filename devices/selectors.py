@@ -1,13 +1,17 @@
-"""Reads behind the device pages. Call them inside the utility's scope (every page under
-/u/<utility_slug>/ is): the scoped managers then keep each query to that utility."""
+"""Reads behind the device pages, and the fleet's latest states dispatch plans with. Call them
+inside the utility's scope (every page under /u/<utility_slug>/ is): the scoped managers then
+keep each query to that utility."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import ExtractMinute, Floor, TruncHour
 
 from devices.limits import EffectiveLimits, limits_for_vehicle, select_policy
@@ -21,7 +25,11 @@ from devices.models import (
     OptOut,
     TelemetryReading,
     Vehicle,
+    VehicleState,
 )
+from devices.telemetry.ingest import gc_paused
+from devices.telemetry.readings import EPOCH, MICROSECOND, epoch_us_sql
+from portal.bulk import among
 from portal.models import AutomakerPartner, PartnerAgreement
 
 # --- Registry -------------------------------------------------------------------------------
@@ -286,3 +294,35 @@ def adapter_health(*, agreement: PartnerAgreement, now: datetime) -> AdapterHeal
             (label, by_status.get(value, 0)) for value, label in DeviceCommand.Status.choices
         ],
     )
+
+
+# --- Latest states ---------------------------------------------------------------------------
+# Dispatch reads the latest state of a whole fleet with ``latest_states`` (one query).
+
+
+class LatestState(NamedTuple):
+    ts: datetime
+    soc_pct: float
+    power_kw: float
+    plugged_in: bool
+    charging_state: str
+
+
+def latest_states(*, vehicle_ids: Iterable[int] | None = None) -> dict[int, LatestState]:
+    """The latest reported state of each vehicle (all vehicles in the current scope, or
+    those given) that has reported, by vehicle id, in one query."""
+    # The time comes back as an integer and becomes a datetime here: several times faster
+    # than the driver's timestamp conversion, which dominates reading 100,000 rows.
+    query = (
+        VehicleState.objects.order_by()
+        .annotate(at_us=RawSQL(epoch_us_sql(f"{VehicleState._meta.db_table}.ts"), ()))  # noqa: S611
+        .values_list("vehicle_id", "at_us", *LatestState._fields[1:])
+    )
+    if vehicle_ids is not None:
+        query = among(query, "vehicle_id", vehicle_ids)
+    states = {}
+    with gc_paused():  # 100,000 new tuples, no cycles
+        for vehicle_id, at_us, soc_pct, power_kw, plugged_in, charging_state in query:
+            ts = EPOCH + at_us * MICROSECOND
+            states[vehicle_id] = LatestState(ts, soc_pct, power_kw, plugged_in, charging_state)
+    return states

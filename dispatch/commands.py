@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 
 from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand
-from devices.services import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
+from devices.services.commands import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from dispatch import planning
 from dispatch.models import Event
 from dispatch.plan_inputs import opted_out_vehicles

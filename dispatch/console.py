@@ -15,7 +15,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from devices.models import DeviceCommand, OptOut
-from devices.telemetry import LatestState, latest_states
+from devices.selectors import LatestState, latest_states
 from dispatch.charts import EventChart, event_chart
 from dispatch.measurement import IntervalSummary, interval_summary
 from dispatch.models import Event, EventParticipant, EventPlanRun

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from devices.models import DeviceCommand
-from devices.telemetry import LatestState, latest_states
+from devices.selectors import LatestState, latest_states
 from dispatch import planning, precedence, selectors
 from dispatch.commands import (
     SOURCE_TYPE,

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from devices.limits import limits_for_vehicles, vehicle_rows
 from devices.models import CustomerPreference, OptOut, TelemetryRollup
-from devices.telemetry import LatestState, latest_states
+from devices.selectors import LatestState, latest_states
 from dispatch import guardrails, planning, selectors
 from dispatch.models import Event, EventParticipant
 from enrollment.models import Enrollment

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 
 from devices.limits import LimitSource, limits_for_vehicles, vehicle_rows
 from devices.models import Vehicle
-from devices.telemetry import latest_states
+from devices.selectors import latest_states
 from dispatch.guardrails import OtherEvent
 from dispatch.models import DispatchGroup, Event
 from enrollment.models import Enrollment, Program

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from devices.models import Vehicle
 from enrollment.models import Consent, Enrollment, Program, TermsVersion
-from enrollment.services import RENEWAL_WINDOW
+from enrollment.services.consent import RENEWAL_WINDOW
 from portal.customers.models import ServiceAccount
 from portal.customers.selectors import TimelineEntry
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement

@@ -292,7 +292,7 @@ SPECTACULAR_SETTINGS = {
         "AgreementStatusEnum": "portal.models.PartnerAgreement.Status",
         "VehicleStatusEnum": "devices.models.Vehicle.Status",
         "CommandStatusEnum": "devices.models.DeviceCommand.Status",
-        "AcknowledgedStatusEnum": "devices.services.ACKNOWLEDGED_STATUSES",
+        "AcknowledgedStatusEnum": "devices.services.commands.ACKNOWLEDGED_STATUSES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

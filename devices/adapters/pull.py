@@ -1,5 +1,5 @@
 """The partner pull adapter: nothing is pushed; the partner fetches its pending commands from
-``GET /api/v1/commands`` (``devices.services.pull_commands`` hands them out, skipping
+``GET /api/v1/commands`` (``devices.services.commands.pull_commands`` hands them out, skipping
 agreements with a webhook adapter) and acknowledges them with ``POST /api/v1/commands/ack``.
 """
 

@@ -2,8 +2,8 @@
 
 They check the shape of a request and describe it in the OpenAPI schema; the rules that
 need the database (conflicts, accounts, command transitions) live in ``devices.services``.
-Telemetry readings are checked one by one by ``devices.telemetry`` (each bad reading is
-answered with its index), so their serializers here only document them.
+Telemetry readings are checked one by one by ``devices.telemetry.readings`` (each bad
+reading is answered with its index), so their serializers here only document them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from devices import telemetry
 from devices.models import CustomerPreference, DeviceCommand, Mode, OptOut, Vehicle
-from devices.services import ACKNOWLEDGED_STATUSES
+from devices.services.commands import ACKNOWLEDGED_STATUSES
+from devices.telemetry.ingest import MAX_READINGS_PER_BATCH
+from devices.telemetry.readings import CHARGING_STATES, RejectCode, parse_timestamp
 from devices.vin import InvalidVIN, normalize_vin
 
 # --- Fields ---------------------------------------------------------------------------------
@@ -42,7 +43,7 @@ class OffsetDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str):
             self.fail("invalid", format="ISO 8601 with a UTC offset")
         try:
-            return telemetry.parse_timestamp(value)
+            return parse_timestamp(value)
         except ValueError as exc:
             raise serializers.ValidationError(f"The time {exc}", code="invalid") from None
 
@@ -168,18 +169,18 @@ class TelemetryReadingSerializer(serializers.Serializer):
         help_text="+ charging (import), − discharging (export); within the vehicle's rating."
     )
     plugged_in = serializers.BooleanField()
-    charging_state = serializers.ChoiceField(choices=telemetry.CHARGING_STATES)
+    charging_state = serializers.ChoiceField(choices=CHARGING_STATES)
 
 
 class TelemetryBatchSerializer(serializers.Serializer):
     readings = serializers.ListField(
-        child=TelemetryReadingSerializer(), max_length=telemetry.MAX_READINGS_PER_BATCH
+        child=TelemetryReadingSerializer(), max_length=MAX_READINGS_PER_BATCH
     )
 
 
 class RejectedReadingSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the reading in the batch, from 0.")
-    code = serializers.ChoiceField(choices=[code.value for code in telemetry.RejectCode])
+    code = serializers.ChoiceField(choices=[code.value for code in RejectCode])
     message = serializers.CharField()
 
 

@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from devices.vin import InvalidVIN, normalize_vin
 from enrollment.models import Consent, Enrollment
-from enrollment.services import DATA_SHARING_SCOPES, PARTNER_CHANNELS
+from enrollment.services.consent import DATA_SHARING_SCOPES
+from enrollment.services.submission import PARTNER_CHANNELS
 
 
 class VehicleRefSerializer(serializers.Serializer):

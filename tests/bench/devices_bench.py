@@ -9,7 +9,7 @@ of as many rows into the same table, and the latest state of a 100,000-vehicle f
   the clock starts: the client's own JSON work is not the portal's. The baseline COPYs the
   same readings (two days earlier) into the same table, 5,000 per transaction, alternating
   batch by batch with the API so that both meet the same load on a shared machine.
-* Latest state: ``devices.telemetry.latest_states`` for every vehicle of a 100,000-vehicle
+* Latest state: ``devices.selectors.latest_states`` for every vehicle of a 100,000-vehicle
   tenant (seeded in bulk the first time), median of a few runs.
 
 ``run_device_benchmarks()`` prints one table; call it after ``django.setup()`` (as
@@ -159,7 +159,7 @@ class RawInsert:
         self.utility, self.ids, self.shift = utility, ids, shift
 
     def rows(self, batch: list[dict]) -> list[tuple]:
-        from devices.telemetry import parse_timestamp
+        from devices.telemetry.readings import parse_timestamp
 
         now = datetime.now(UTC)
         return [
@@ -334,7 +334,7 @@ def latest_state_rows(*, fleet: int = FLEET_SIZE, runs: int = 5) -> list[Row]:
     from django.test.utils import CaptureQueriesContext
     from django_scopes import scope
 
-    from devices.telemetry import latest_states
+    from devices.selectors import latest_states
 
     utility, _, ids = ensure_fleet(fleet)
     _ensure_states(utility)

@@ -12,7 +12,7 @@ from django.db import connection
 from django_scopes import scope, scopes_disabled
 
 from devices.models import AdapterConfig, DeviceCommand, OptOut
-from devices.services import CommandSpec, command_key, issue_commands
+from devices.services.commands import CommandSpec, command_key, issue_commands
 from portal.models import AuditEvent, PartnerAgreement
 from tests.devices.partner_api import *  # noqa: F403
 from tests.devices.partner_api import command
@@ -116,7 +116,7 @@ def test_it_issues_commands_already_opted_out_as_such(vehicle):
 
 
 def test_it_refuses_bad_specs(vehicle, other_utility_vehicle):
-    from devices.services import UnknownVehicle
+    from devices.services.errors import UnknownVehicle
 
     with scope(utility=vehicle.utility_id):
         for bad in [

@@ -22,7 +22,7 @@ from devices.models import (
     TelemetryReading,
     VehicleState,
 )
-from devices.services import CommandSpec, issue_commands
+from devices.services.commands import CommandSpec, issue_commands
 from devices.simulator.cloud import Behaviour
 from devices.simulator.credentials import credentials_path, ensure_credentials
 from devices.simulator.portal_client import Credentials, PortalClient

@@ -21,7 +21,7 @@ from django_scopes import scope, scopes_disabled
 
 from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand, TelemetryReading
-from devices.services import CommandSpec, issue_commands
+from devices.services.commands import CommandSpec, issue_commands
 from devices.tasks import enqueue_delivery
 from portal.partners import create_partner_client
 from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory

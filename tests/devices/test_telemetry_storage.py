@@ -16,8 +16,11 @@ from django_scopes import scope, scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices import telemetry
 from devices.models import TelemetryReading, TelemetryRollup, Vehicle, VehicleState
+from devices.selectors import LatestState, latest_states
+from devices.telemetry.ingest import ingest as ingest_batch
+from devices.telemetry.readings import epoch_us
+from devices.telemetry.rollups import energy_by_interval
 from portal.models import AuditEvent
 from tests.devices.partner_api import *  # noqa: F403
 from tests.devices.partner_api import reading, readings_of, rollups_of, state_of, ts
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 def ingest(vehicle, readings):
     with scope(utility=[vehicle.utility_id]):
-        return telemetry.ingest(
+        return ingest_batch(
             partner=vehicle.partner, utility_ids=[vehicle.utility_id], readings=readings
         )
 
@@ -49,14 +52,14 @@ def energies(vehicle) -> dict[datetime, tuple[float, float, int]]:
 
 def recomputed(vehicle) -> dict[datetime, tuple[float, float, int]]:
     """The rollups computed afresh from every stored reading."""
-    points = [(telemetry._us(r.ts), r.power_kw) for r in readings_of(vehicle)]
+    points = [(epoch_us(r.ts), r.power_kw) for r in readings_of(vehicle)]
     return {
         datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=start): (
             round(charged, 9),
             round(discharged, 9),
             count,
         )
-        for start, (charged, discharged, count) in telemetry.energy_by_interval(points).items()
+        for start, (charged, discharged, count) in energy_by_interval(points).items()
         if count or charged > 1e-9 or discharged > 1e-9
     }
 
@@ -249,14 +252,14 @@ def test_it_reads_the_latest_state_of_a_fleet_in_one_query(
         )
 
     with scope(utility=[utility_a.pk]), CaptureQueriesContext(connection) as queries:
-        states = telemetry.latest_states()
+        states = latest_states()
     assert len(queries) == 1
     assert set(states) == {vehicle.pk}  # the other utility's state is out of scope
-    assert states[vehicle.pk] == telemetry.LatestState(ts(5), 45.0, 7.2, True, "charging")
+    assert states[vehicle.pk] == LatestState(ts(5), 45.0, 7.2, True, "charging")
 
     with scope(utility=[utility_a.pk]):
-        assert telemetry.latest_states(vehicle_ids=[quiet.pk]) == {}
-        assert set(telemetry.latest_states(vehicle_ids=[vehicle.pk, quiet.pk])) == {vehicle.pk}
+        assert latest_states(vehicle_ids=[quiet.pk]) == {}
+        assert set(latest_states(vehicle_ids=[vehicle.pk, quiet.pk])) == {vehicle.pk}
 
 
 # --- Retention ------------------------------------------------------------------------------

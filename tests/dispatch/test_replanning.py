@@ -11,7 +11,7 @@ from django_scopes import scope, scopes_disabled
 
 from devices import tasks as adapter_tasks
 from devices.models import BatteryPolicy, CustomerPreference, DeviceCommand, OptOut, VehicleState
-from devices.services import record_opt_out
+from devices.services.opt_outs import record_opt_out
 from dispatch import commands as dispatch_commands
 from dispatch import execution, services, tasks
 from dispatch.models import Event, EventParticipant, EventPlanRun

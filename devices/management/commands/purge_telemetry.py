@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import CommandError
 
-from devices import telemetry
+from devices.telemetry.readings import late_window
+from devices.telemetry.retention import minimum_retention, purge_readings
 from portal.audit import record
 from portal.management.base import TenantCommand
 from portal.models import Utility
@@ -28,15 +29,15 @@ class Command(TenantCommand):
     def handle_tenant(self, tenant: Utility, *args, **options):
         # options['utility'] is the slug; the base passes the Utility positionally.
         days, batch_size = options["older_than_days"], options["batch_size"]
-        minimum = telemetry.minimum_retention()
+        minimum = minimum_retention()
         if timedelta(days=days) < minimum:
             raise CommandError(
                 f"Keep at least {minimum.days + 1} days: younger readings may still be joined "
-                f"by late ones (accepted up to {telemetry.late_window().days} days late)."
+                f"by late ones (accepted up to {late_window().days} days late)."
             )
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        deleted = telemetry.purge_readings(
+        deleted = purge_readings(
             utility=tenant,
             older_than=datetime.now(UTC) - timedelta(days=days),
             batch_size=batch_size,
