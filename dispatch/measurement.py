@@ -68,9 +68,9 @@ from dispatch.models import Event, EventParticipant, EventPlanRun
 from enrollment.incentives import services as incentives
 from enrollment.incentives.models import IncentiveOffer
 from enrollment.incentives.selectors import active_offer
-from enrollment.interconnection.sla import holiday_calendar
 from enrollment.models import Enrollment, Program
 from portal.audit import record
+from portal.business_days import holiday_calendar
 from portal.errors import DomainError
 from portal.models import User, Utility
 

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class EnrollmentConfig(AppConfig):
     name = "enrollment"
-    verbose_name = "Customers, enrollment and interconnection"
+    verbose_name = "Customers and enrollment"

@@ -787,9 +787,11 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
     from dispatch.demo import ensure_demo_events
     from enrollment.demo import ensure_demo_programs
     from enrollment.incentives.demo import ensure_demo_incentives
+    from enrollment.interconnection.demo import ensure_demo_interconnection
 
     for spec in UTILITIES:
         ensure_demo_programs(utility=utilities[spec.slug])
+        ensure_demo_interconnection(utility=utilities[spec.slug])
         ensure_demo_incentives(utility=utilities[spec.slug])
         ensure_demo_events(utility=utilities[spec.slug])
     report.logins = login_rows(LOGINS)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "portal",
     "enrollment",
     "enrollment.incentives",
+    "enrollment.interconnection",
     "devices",
     "dispatch",
     "billing",

@@ -36,8 +36,8 @@ from enrollment.interconnection.forms import (
     NewApplicationForm,
     deficiency_items,
 )
+from enrollment.interconnection.models import ApplicationDocument, InterconnectionApplication
 from enrollment.interconnection.services import AnswerInput, InterconnectionError
-from enrollment.models import ApplicationDocument, InterconnectionApplication
 from portal.downloads import document_download
 from portal.models import InstallerApproval, User, Utility
 from portal.roles import Cap, OrgKind

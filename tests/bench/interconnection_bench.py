@@ -36,13 +36,9 @@ def seed_applications(*, utility_slug: str, target: int = APPLICATIONS) -> int:
     from django.utils import timezone
     from django_scopes import scope
 
-    from enrollment.models import (
-        InterconnectionApplication as Application,
-    )
-    from enrollment.models import (
-        ServiceAccount,
-        SlaClock,
-    )
+    from enrollment.interconnection.models import InterconnectionApplication as Application
+    from enrollment.interconnection.models import SlaClock
+    from enrollment.models import ServiceAccount
     from portal.models import AHJ, AHJTerritory, InstallerApproval, InstallerCompany, Utility
 
     utility = Utility.objects.get(slug=utility_slug)

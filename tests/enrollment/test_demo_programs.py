@@ -15,14 +15,9 @@ from enrollment.incentives.models import (
     LedgerEntry,
     PayoutBatch,
 )
-from enrollment.models import (
-    ApplicationDocument,
-    Consent,
-    Enrollment,
-    InterconnectionApplication,
-    Program,
-    TermsVersion,
-)
+from enrollment.interconnection.demo import ensure_demo_interconnection
+from enrollment.interconnection.models import ApplicationDocument, InterconnectionApplication
+from enrollment.models import Consent, Enrollment, Program, TermsVersion
 from portal.demo import seed_demo
 from portal.models import AuditEvent, Utility
 
@@ -49,6 +44,7 @@ def _seed() -> dict[str, Utility]:
     utilities = {u.slug: u for u in Utility.objects.filter(slug__in=["pvp", "frec"])}
     for utility in utilities.values():
         ensure_demo_programs(utility=utility)
+        ensure_demo_interconnection(utility=utility)
         ensure_demo_incentives(utility=utility)
     return utilities
 
