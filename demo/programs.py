@@ -1,11 +1,11 @@
-"""Demo programs, enrollments and interconnection applications for a demo utility (see
-``demo.seed``; its incentives are ``demo.incentives``), all made through the project's own
-services, so states, SLA clocks and audit rows are what the pages would have produced.
+"""Demo programs and enrollments for a demo utility (see ``demo.seed``; its incentives are
+``demo.incentives``', its interconnection applications ``demo.interconnection``'s), all made
+through the project's own services, so states and audit rows are what the pages would have
+produced.
 
 Safe to run again: programs, terms and offers are keyed on their natural keys; a vehicle
 that was ever enrolled in a program is not enrolled again; staff actions (override,
-withdrawal) happen only when their result is not
-there yet; interconnection applications are keyed on (installer, customer).
+withdrawal) happen only when their result is not there yet.
 """
 
 from __future__ import annotations
@@ -21,16 +21,8 @@ from django_scopes import scope
 from demo.fleet import is_cohort
 from devices.models import Vehicle
 from enrollment import services
-from enrollment.interconnection import services as ic
-from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
-from enrollment.models import (
-    Enrollment,
-    InterconnectionApplication,
-    Program,
-    TermsVersion,
-    Transformer,
-)
-from portal.models import AHJ, AHJTerritory, InstallerCompany, User, Utility
+from enrollment.models import Enrollment, Program, TermsVersion
+from portal.models import User, Utility
 
 DEMO_DOMAIN = "demo.test"
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -45,7 +37,6 @@ COHORT_ENROLLED_DAYS_AGO = 120  # the dispatch cohort joined peak relief in the 
 
 Kind = Program.Kind
 Status = Enrollment.Status
-Application = InterconnectionApplication
 
 
 @dataclass(frozen=True)
@@ -151,11 +142,6 @@ OVERRIDE_REASON = (
 )
 WITHDRAW_REASON = "Customer sold the vehicle."
 
-# pvp interconnection applications: the stage each one is walked to.
-IC_INSTALLER = "bright-current"
-IC_AHJ = "fresno-building"
-IC_STAGES = ("pto", "inspection_passed", "approved_to_install", "engineering", "needs_info", None)
-
 
 def pdf_upload(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PDF_BYTES, content_type="application/pdf")
@@ -166,13 +152,11 @@ def user_by_email(email: str) -> User:
 
 
 def ensure_demo_programs(*, utility: Utility) -> None:
-    """Programs, enrollments and (pvp) interconnection for a demo utility."""
+    """Programs and enrollments for a demo utility."""
     with scope(utility=utility.pk), timezone.override(utility.tzinfo):
         admin = user_by_email(f"admin@{utility.slug}.{DEMO_DOMAIN}")
         programs = _ensure_programs(utility=utility, admin=admin)
         _ensure_enrollments(utility=utility, programs=programs, admin=admin)
-        if utility.slug == "pvp":
-            _ensure_interconnection(utility=utility, programs=programs)
 
 
 # --- Programs -------------------------------------------------------------------------------
@@ -323,100 +307,3 @@ def _ensure_enrollments(*, utility: Utility, programs: dict[str, Program], admin
                 reason=WITHDRAW_REASON,
                 actor=user_by_email(f"service@{utility.slug}.{DEMO_DOMAIN}"),
             )
-
-
-# --- Interconnection (pvp) ------------------------------------------------------------------
-
-
-def _ensure_interconnection(*, utility: Utility, programs: dict[str, Program]) -> None:
-    installer = InstallerCompany.objects.get(slug=IC_INSTALLER)
-    ahj = AHJ.objects.get(slug=IC_AHJ)
-    if not AHJTerritory.objects.filter(utility=utility, ahj=ahj).exists():
-        return  # the reviewer's AHJ must be in this utility's territory
-    crew = user_by_email(f"admin@{IC_INSTALLER}.{DEMO_DOMAIN}")
-    engineer = user_by_email(f"engineer@{utility.slug}.{DEMO_DOMAIN}")
-    reviewer = user_by_email(f"reviewer@{IC_AHJ}.{DEMO_DOMAIN}")
-    # Transformers have no service of their own: they are utility reference data.
-    transformer, _ = Transformer.objects.get_or_create(
-        utility=utility,
-        code="FRE-T-1042",
-        defaults={"feeder": "FRESNO-12", "rating_kva": 75, "export_threshold_kw": 60},
-    )
-    # Customers waiting for V2H interconnection, those in the AHJ's ZIP codes first.
-    waiting = list(
-        Enrollment.objects.filter(
-            program=programs["home-backup-v2h"],
-            status__in=[Status.AWAITING_INTERCONNECTION, Status.ACTIVE],
-        )
-        .select_related("service_account", "vehicle__charger")
-        .order_by("id")
-    )
-    waiting.sort(key=lambda e: e.service_account.zip_code not in ahj.zip_codes)
-    for enrollment, stage in zip(waiting, IC_STAGES, strict=False):
-        account = enrollment.service_account
-        if Application.objects.filter(installer=installer, service_account=account).exists():
-            continue
-        vehicle = enrollment.vehicle
-        app = ic.create_draft(
-            utility=utility,
-            installer=installer,
-            service_account=account,
-            actor=crew,
-            values={
-                "configuration": Application.Configuration.GRID_PARALLEL_V2H,
-                "ahj": ahj,
-                "vehicle": vehicle,
-                "charger": vehicle.charger,
-                # Without a transformer the aggregate screen fails: engineering review.
-                "transformer": None if stage == "engineering" else transformer,
-                "nameplate_kw": 11.5,
-                "requested_export_kw": 9.6,
-                "panel_rating_amps": 200,
-                "busbar_rating_amps": 200,
-                "main_breaker_amps": 200,
-                "backfeed_breaker_amps": 40,
-            },
-        )
-        for kind in REQUIRED_DOCUMENTS[app.configuration]:
-            ic.upload_document(
-                application=app, kind=kind, upload=pdf_upload(f"{kind}.pdf"), actor=crew
-            )
-        if stage is None:
-            continue  # a complete draft, not sent yet
-        _walk(app, stage=stage, crew=crew, engineer=engineer, reviewer=reviewer)
-
-
-def _walk(app, *, stage: str, crew: User, engineer: User, reviewer: User) -> None:
-    def fresh():
-        return Application.objects.get(pk=app.pk)
-
-    ic.submit(application=fresh(), actor=crew)
-    ic.acknowledge(application=fresh(), actor=engineer)
-    if stage == "needs_info":
-        ic.request_information(
-            application=fresh(),
-            items=[
-                ic.DeficiencyItemInput(
-                    topic="document",
-                    document_kind="single_line_diagram",
-                    comment="The single-line diagram does not show the backfeed breaker; "
-                    "add it with its rating.",
-                ),
-                ic.DeficiencyItemInput(
-                    topic="electrical",
-                    comment="Confirm the busbar rating from the panel label (photo).",
-                ),
-            ],
-            actor=engineer,
-        )
-        return
-    ic.accept_complete(application=fresh(), actor=engineer)
-    if stage in ("engineering", "approved_to_install"):
-        return
-    ic.issue_permit(application=fresh(), permit_number=f"B26-{app.pk:05d}", actor=reviewer)
-    ic.report_installed(application=fresh(), actor=crew)
-    ic.record_inspection(application=fresh(), passed=True, actor=reviewer)
-    if stage == "inspection_passed":
-        return
-    ic.decide_witness_test(application=fresh(), decision="waive", actor=engineer)
-    ic.grant_pto(application=fresh(), actor=engineer)

@@ -788,10 +788,12 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
     _seed_fleet(utilities=utilities)
     from demo.events import ensure_demo_events
     from demo.incentives import ensure_demo_incentives
+    from demo.interconnection import ensure_demo_interconnection
     from demo.programs import ensure_demo_programs
 
     for spec in UTILITIES:
         ensure_demo_programs(utility=utilities[spec.slug])
+        ensure_demo_interconnection(utility=utilities[spec.slug])
         ensure_demo_incentives(utility=utilities[spec.slug])
         analyze_seeded_tables()
         ensure_demo_events(utility=utilities[spec.slug])

@@ -13,7 +13,7 @@ as 0 kW.
 Baseline (CAISO "10-in-10", per vehicle). For each interval, the average net load at the same
 local time of day over the vehicle's 10 most recent eligible days among the 45 days before the
 event's local day. Eligible: a weekday in the utility's zone, not one of its holidays (the
-calendar ``enrollment.interconnection.sla`` uses), not a local day of another non-cancelled
+calendar ``portal.business_days`` keeps), not a local day of another non-cancelled
 event the vehicle was dispatched in (selected or dropped), and a day the vehicle sent
 telemetry for at least one of the baseline's times (the adjustment window through the event's
 end): a vehicle offline then says nothing about its load, so such a day is missing data, not a
@@ -39,7 +39,7 @@ from django.db.models import F, Sum
 
 from devices.models import TelemetryRollup
 from dispatch.models import Event, EventParticipant
-from enrollment.interconnection.sla import holiday_calendar
+from portal.business_days import holiday_calendar
 from portal.errors import DomainError
 from portal.models import Utility
 

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class EnrollmentConfig(AppConfig):
     name = "enrollment"
-    verbose_name = "Enrollment and interconnection"
+    verbose_name = "Enrollment"
 
     def ready(self) -> None:
         from portal.customers.signals import timeline_requested

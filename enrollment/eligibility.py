@@ -394,7 +394,7 @@ def permissions_to_operate(
     """(account, charger) pairs whose interconnection application holds PTO, with the export
     approved. Interconnection sits above this module (it imports eligibility), so the
     application is read through its model by app label, never imported."""
-    application = apps.get_model("enrollment", "InterconnectionApplication")
+    application = apps.get_model("interconnection", "InterconnectionApplication")
     rows = application.objects.filter(
         status=application.Status.PTO_GRANTED,
         service_account_id__in=list(service_account_ids),

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "portal.customers",
     "enrollment",
     "enrollment.incentives",
+    "enrollment.interconnection",
     "devices",
     "dispatch",
     "billing",

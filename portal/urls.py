@@ -16,6 +16,7 @@ utility_patterns = [
     path("", include("devices.urls")),
     path("", include("enrollment.urls")),
     path("", include("enrollment.incentives.urls")),
+    path("", include(interconnection_urls.utility_urlpatterns)),
     path("", include("dispatch.urls")),
 ]
 

@@ -7,15 +7,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 
 from devices.models import Charger, Vehicle
-from enrollment.interconnection.documents import check_upload
-from enrollment.interconnection.services import DRAFT_FIELDS, DeficiencyItemInput
-from enrollment.models import (
+from enrollment.interconnection.models import (
     ApplicationDocument,
     ApplicationMessage,
     DeficiencyItem,
     InterconnectionApplication,
     Transformer,
 )
+from enrollment.interconnection.services import DRAFT_FIELDS, DeficiencyItemInput, check_upload
 from portal.customers.models import ServiceAccount
 from portal.models import AHJ, AHJTerritory, Utility
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from enrollment.interconnection import sla
-from enrollment.models import InterconnectionApplication, SlaClock
+from enrollment.interconnection.models import InterconnectionApplication, SlaClock
+from enrollment.interconnection.selectors import warning_horizon
 from portal.models import Utility
 
 Application = InterconnectionApplication
@@ -116,7 +116,7 @@ def build(*, utility: Utility) -> Report:
     report.to_pto = Durations.of("Submission to PTO", pto_histogram)
 
     today = timezone.localdate(timezone.now(), utility.tzinfo)
-    horizon = sla.add_business_days(today, sla.WARNING_BUSINESS_DAYS, sla.holiday_calendar(utility))
+    horizon = warning_horizon(utility, today)
     running = Q(stopped_on__isnull=True, paused_since__isnull=True)
     breach_rows = {
         row["stage"]: row

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from django.db.models import Sum
 
 from devices.models import ApprovedEquipment, Charger, Vehicle
-from enrollment.models import InterconnectionApplication, InterconnectionPolicy, Transformer
+from enrollment.interconnection.models import (
+    InterconnectionApplication,
+    InterconnectionPolicy,
+    Transformer,
+)
 
 Application = InterconnectionApplication
 Config = Application.Configuration

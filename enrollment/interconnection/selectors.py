@@ -24,8 +24,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from enrollment.interconnection import screens, sla
-from enrollment.models import (
+from enrollment.interconnection import screens
+from enrollment.interconnection.models import (
     ApplicationDocument,
     ApplicationMessage,
     Deficiency,
@@ -33,7 +33,8 @@ from enrollment.models import (
     InterconnectionApplication,
     SlaClock,
 )
-from portal.models import AHJ, AHJTerritory, InstallerApproval, InstallerCompany
+from portal.business_days import add_business_days, business_days_between, holiday_calendar
+from portal.models import AHJ, AHJTerritory, InstallerApproval, InstallerCompany, Utility
 
 Application = InterconnectionApplication
 Config = Application.Configuration
@@ -115,8 +116,7 @@ def _clocks_in_state(utility, sla_state: str) -> QuerySet:
     running = SlaClock.objects.filter(stopped_on__isnull=True, paused_since__isnull=True)
     if sla_state == "breached":
         return running.filter(due_on__lt=today)
-    horizon = sla.add_business_days(today, sla.WARNING_BUSINESS_DAYS, sla.holiday_calendar(utility))
-    return running.filter(due_on__lte=horizon)
+    return running.filter(due_on__lte=warning_horizon(utility, today))
 
 
 # --- Pre-submission checklist -----------------------------------------------------------------
@@ -208,6 +208,27 @@ def checklist(app: Application) -> list[ChecklistItem]:
     return items
 
 
+# Breaches are flagged this many business days ahead.
+WARNING_BUSINESS_DAYS = 2
+
+
+def warning_horizon(utility: Utility, today: date) -> date:
+    """The last due date a running clock counts as "due soon" on ``today``."""
+    return add_business_days(today, WARNING_BUSINESS_DAYS, holiday_calendar(utility))
+
+
+def clock_state(clock, *, today: date, calendar) -> tuple[str, int]:
+    """("paused" | "breached" | "due_soon" | "on_track" | "stopped", business days left)."""
+    if clock.stopped_on is not None:
+        return ("breached" if clock.breached else "stopped"), 0
+    if clock.paused_since is not None:
+        return "paused", 0
+    if today > clock.due_on:
+        return "breached", -business_days_between(clock.due_on, today, calendar)
+    left = business_days_between(today, clock.due_on, calendar)
+    return ("due_soon" if left <= WARNING_BUSINESS_DAYS else "on_track"), left
+
+
 # --- One application's page -------------------------------------------------------------------
 
 
@@ -223,11 +244,11 @@ class ClockRow:
 
 
 def clock_rows(app: Application, clocks, *, today: date | None = None) -> list[ClockRow]:
-    calendar = sla.holiday_calendar(app.utility)
+    calendar = holiday_calendar(app.utility)
     today = today or timezone.localdate(timezone.now(), app.utility.tzinfo)
     rows = []
     for clock in clocks:
-        state, left = sla.clock_state(clock, today=today, calendar=calendar)
+        state, left = clock_state(clock, today=today, calendar=calendar)
         rows.append(ClockRow(clock, state, left))
     return rows
 

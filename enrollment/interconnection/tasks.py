@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from enrollment.models import (
+from enrollment.interconnection.models import (
     ApplicationMessage,
     ApplicationNotification,
     ApplicationTransition,

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import enrollment.models.interconnection
+import enrollment.interconnection.models.documents
 from django.conf import settings
 from django.db import migrations, models
 
@@ -43,7 +43,8 @@ class Migration(migrations.Migration):
                 (
                     "file",
                     models.FileField(
-                        max_length=200, upload_to=enrollment.models.interconnection._document_path
+                        max_length=200,
+                        upload_to=enrollment.interconnection.models.documents._document_path,
                     ),
                 ),
                 ("original_name", models.CharField(max_length=200)),

@@ -1,6 +1,5 @@
 """Models of the enrollment app, one module per area; import them from here."""
 
-from enrollment.models.interconnection import *  # noqa: F403
 from enrollment.models.programs import Consent, Enrollment, Program, TermsVersion
 
 __all__ = ["Consent", "Enrollment", "Program", "TermsVersion"]

@@ -36,12 +36,8 @@ def seed_applications(*, utility_slug: str, target: int = APPLICATIONS) -> int:
     from django.utils import timezone
     from django_scopes import scope
 
-    from enrollment.models import (
-        InterconnectionApplication as Application,
-    )
-    from enrollment.models import (
-        SlaClock,
-    )
+    from enrollment.interconnection.models import InterconnectionApplication as Application
+    from enrollment.interconnection.models import SlaClock
     from portal.customers.models import ServiceAccount
     from portal.models import AHJ, AHJTerritory, InstallerApproval, InstallerCompany, Utility
 

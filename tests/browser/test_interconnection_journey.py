@@ -11,8 +11,9 @@ import pytest
 from django_scopes import scopes_disabled
 from playwright.sync_api import expect
 
+from enrollment.interconnection.models import InterconnectionApplication
 from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
-from enrollment.models import Enrollment, InterconnectionApplication, Program
+from enrollment.models import Enrollment, Program
 from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
 from tests.factories import UserFactory, make_member

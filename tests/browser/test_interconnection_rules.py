@@ -14,8 +14,9 @@ from playwright.sync_api import expect
 
 from enrollment import services as enrollment_services
 from enrollment.interconnection import services
+from enrollment.interconnection.models import InterconnectionApplication
 from enrollment.interconnection.services import DeficiencyItemInput
-from enrollment.models import Enrollment, InterconnectionApplication, Program
+from enrollment.models import Enrollment, Program
 from portal.roles import Role
 from tests.browser.test_interconnection_journey import (
     _as,

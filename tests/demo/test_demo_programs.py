@@ -7,6 +7,7 @@ import pytest
 from django_scopes import scope, scopes_disabled
 
 from demo.incentives import ensure_demo_incentives
+from demo.interconnection import ensure_demo_interconnection
 from demo.programs import ensure_demo_programs
 from enrollment.incentives.models import (
     Dispute,
@@ -15,14 +16,8 @@ from enrollment.incentives.models import (
     LedgerEntry,
     PayoutBatch,
 )
-from enrollment.models import (
-    ApplicationDocument,
-    Consent,
-    Enrollment,
-    InterconnectionApplication,
-    Program,
-    TermsVersion,
-)
+from enrollment.interconnection.models import ApplicationDocument, InterconnectionApplication
+from enrollment.models import Consent, Enrollment, Program, TermsVersion
 from portal.models import AuditEvent, Utility
 
 Status = Enrollment.Status
@@ -48,6 +43,7 @@ def _seed() -> dict[str, Utility]:
     utilities = {u.slug: u for u in Utility.objects.filter(slug__in=["pvp", "frec"])}
     for utility in utilities.values():
         ensure_demo_programs(utility=utility)
+        ensure_demo_interconnection(utility=utility)
         ensure_demo_incentives(utility=utility)
     return utilities
 

@@ -12,13 +12,8 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import ApprovedEquipment
 from enrollment import services
-from enrollment.models import (
-    Consent,
-    Enrollment,
-    InterconnectionApplication,
-    Program,
-    TermsVersion,
-)
+from enrollment.interconnection.models import InterconnectionApplication
+from enrollment.models import Consent, Enrollment, Program, TermsVersion
 from portal.models import AutomakerPartner, PartnerAgreement
 from tests.factories import (
     AutomakerPartnerFactory,

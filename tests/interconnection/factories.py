@@ -14,8 +14,8 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import ApprovedEquipment
 from enrollment.interconnection import services
+from enrollment.interconnection.models import InterconnectionApplication, Transformer
 from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
-from enrollment.models import InterconnectionApplication, Transformer
 from portal.models import AHJ, InstallerCompany
 from portal.roles import Role
 from tests.factories import (

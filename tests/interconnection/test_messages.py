@@ -12,7 +12,7 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
 from enrollment.interconnection import services
-from enrollment.models import ApplicationMessage
+from enrollment.interconnection.models import ApplicationMessage
 from portal.models import AuditEvent
 from portal.roles import Role
 from tests.factories import make_member

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from enrollment.interconnection import services
+from enrollment.interconnection.models import ApplicationNotification, ApplicationTransition
 from enrollment.interconnection.tasks import SEND_LEASE, notify_transition, send_notification
-from enrollment.models import ApplicationNotification, ApplicationTransition
 from tests.interconnection.factories import draft, make_site, walk
 
 Notification = ApplicationNotification

@@ -10,7 +10,7 @@ from django.db import connection
 from django_scopes import scope, scopes_disabled
 
 from enrollment.interconnection import services
-from enrollment.models import ApplicationNotification, ApplicationTransition
+from enrollment.interconnection.models import ApplicationNotification, ApplicationTransition
 from portal.celery import app as celery_app
 from tests.interconnection.factories import draft, make_site
 from tests.worker import celery_worker, wait_for

@@ -37,7 +37,7 @@ def test_the_queue_runs_the_same_queries_for_3_or_12_applications(
 def test_the_queue_filters_and_ignores_nonsense(client, site):
     from django_scopes import scopes_disabled
 
-    from enrollment.models import InterconnectionPolicy
+    from enrollment.interconnection.models import InterconnectionPolicy
 
     with scopes_disabled():  # acknowledgement due in 1 business day: inside the warning window
         InterconnectionPolicy.objects.create(

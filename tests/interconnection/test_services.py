@@ -11,15 +11,14 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import Charger
 from enrollment.interconnection import services
-from enrollment.interconnection.services import AnswerInput, DeficiencyItemInput
-from enrollment.models import (
+from enrollment.interconnection.models import (
     ApplicationDocument,
     ApplicationTransition,
-    Enrollment,
     InterconnectionApplication,
-    Program,
     SlaClock,
 )
+from enrollment.interconnection.services import AnswerInput, DeficiencyItemInput
+from enrollment.models import Enrollment, Program
 from portal.models import AuditEvent
 from tests.interconnection.factories import PNG_BYTES, big_file, draft, make_site, pdf, walk
 

@@ -1,0 +1,102 @@
+"""The one transition helper every move goes through, and the row lock and expected-state
+check before it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from enrollment.interconnection.models import ApplicationTransition, InterconnectionApplication
+from enrollment.interconnection.services.clocks import move_clock
+from enrollment.interconnection.services.errors import (
+    InterconnectionError,
+    StaleState,
+    TransitionNotAllowed,
+)
+from portal.audit import actor_label, record
+from portal.models import User
+from portal.tasking import enqueue_on_commit
+
+Application = InterconnectionApplication
+Status = Application.Status
+Permit = Application.PermitStatus
+Track = ApplicationTransition.Track
+
+
+def lock_application(application_id: int) -> Application:
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related(
+            "utility", "service_account", "vehicle", "charger", "transformer", "installer", "ahj"
+        )
+        .filter(pk=application_id)
+        .first()
+    )
+    if application is None:
+        raise InterconnectionError("No such application.")
+    return application
+
+
+def check_expected(app: Application, *, field: str, expected: str | None) -> None:
+    if expected and getattr(app, field) != expected:
+        current = getattr(app, f"get_{field}_display")()
+        raise StaleState(
+            f"This application changed while you were looking at it: it is now "
+            f"“{current}”. Nothing was done.",
+            status=getattr(app, field),
+        )
+
+
+def apply_transition(
+    app: Application,
+    *,
+    track: str,
+    to: str,
+    action: str,
+    actor: User | None,
+    now: datetime,
+    comment: str = "",
+    extra_fields: Sequence[str] = (),
+) -> ApplicationTransition:
+    field, allowed = (
+        ("status", Application.ALLOWED)
+        if track == Track.UTILITY
+        else ("permit_status", Application.PERMIT_ALLOWED)
+    )
+    old = getattr(app, field)
+    if to not in allowed.get(old, ()):
+        label = (Status if track == Track.UTILITY else Permit)(to).label
+        raise TransitionNotAllowed(
+            f"An application that is “{getattr(app, f'get_{field}_display')()}” cannot move "
+            f"to “{label}”.",
+            status=old,
+        )
+    setattr(app, field, to)
+    app.updated_at = now
+    app.save(update_fields=[field, "updated_at", *extra_fields])
+    move_clock(app, track=track, old=old, new=to, now=now)
+    transition = ApplicationTransition.objects.create(
+        utility_id=app.utility_id,
+        application=app,
+        track=track,
+        action=action,
+        from_state=old,
+        to_state=to,
+        actor=actor,
+        actor_label=actor_label(user=actor),
+        comment=comment,
+        created_at=now,
+    )
+    record(
+        action=f"interconnection.{action}",
+        utility=app.utility,
+        obj=app,
+        actor=actor,
+        from_state=old,
+        to_state=to,
+        comment=comment,
+    )
+    from enrollment.interconnection.tasks import notify_transition
+
+    enqueue_on_commit(notify_transition, utility_id=app.utility_id, transition_id=transition.pk)
+    return transition
