@@ -21,6 +21,7 @@ from enrollment import eligibility
 from enrollment.eligibility import Evaluation, Rule
 from enrollment.models import Enrollment, Program
 from enrollment.services.errors import EnrollmentNotFound, StaleState, TransitionNotAllowed
+from portal import transitions
 from portal.audit import actor_label, record
 from portal.bulk import bulk_update_rows
 from portal.models import AuditEvent, User
@@ -105,13 +106,13 @@ def store_evaluation(enrollment: Enrollment, evaluation: Evaluation, *, now: dat
 
 def _move(enrollment: Enrollment, to: str, *, reason: str, now: datetime) -> str:
     """Set the new status and what goes with it, after checking the move; returns the old."""
-    old = enrollment.status
-    if to not in Enrollment.ALLOWED.get(old, ()):
-        raise TransitionNotAllowed(
-            f"An enrollment that is {enrollment.get_status_display().lower()} cannot become "
-            f"{Status(to).label.lower()}.",
-            status=old,
-        )
+    old = transitions.check_move(
+        enrollment,
+        to=to,
+        allowed=Enrollment.ALLOWED,
+        noun="an enrollment",
+        error=TransitionNotAllowed,
+    )
     enrollment.status = to
     enrollment.status_reason = reason[:250]
     enrollment.updated_at = now
@@ -253,12 +254,9 @@ def lock_enrollment(enrollment_id: int) -> tuple[Program, Enrollment]:
 
 
 def check_expected(enrollment: Enrollment, expected_status: str | None) -> None:
-    if expected_status and enrollment.status != expected_status:
-        raise StaleState(
-            f"This enrollment changed while you were looking at it: it is now "
-            f"{enrollment.get_status_display().lower()}. Nothing was done.",
-            status=enrollment.status,
-        )
+    transitions.check_expected(
+        enrollment, expected=expected_status, noun="enrollment", error=StaleState
+    )
 
 
 def save_transition(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal import transitions
 from portal.errors import DomainError
 
 
@@ -49,11 +50,11 @@ class VehicleNotAtAccount(EnrollmentConflict):
     code = "vehicle_account_mismatch"
 
 
-class TransitionNotAllowed(EnrollmentConflict):
+class TransitionNotAllowed(EnrollmentConflict, transitions.TransitionNotAllowed):
     code = "invalid_transition"
 
 
-class StaleState(EnrollmentConflict):
+class StaleState(EnrollmentConflict, transitions.StaleState):
     """The page was loaded when the enrollment was in another state."""
 
     code = "stale_state"

@@ -330,7 +330,7 @@ def test_it_refuses_to_reinstate_without_a_current_consent(program, staff):
 def test_it_refuses_a_stale_action_and_moves_that_are_not_allowed(program, staff):
     enrollment = submit(program, eligible_vehicle(program.utility))
     services.withdraw(enrollment=enrollment, actor=staff)
-    with pytest.raises(services.StaleState, match="now withdrawn"):
+    with pytest.raises(services.StaleState, match="now “Withdrawn”"):
         services.suspend(
             enrollment=enrollment, reason="x", expected_status=Status.ACTIVE, actor=staff
         )

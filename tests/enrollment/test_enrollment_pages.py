@@ -205,7 +205,7 @@ def test_a_stale_page_or_a_double_submit_changes_nothing(analyst_client, utility
     again = analyst_client.post(action, withdraw, follow=True)
 
     assert again.status_code == 200
-    assert "now withdrawn. Nothing was done." in " ".join(str(m) for m in again.context["messages"])
+    assert "now “Withdrawn”. Nothing was done." in " ".join(str(m) for m in again.context["messages"])
     assert audit_actions(enrollment).count("enrollment.withdrawn") == 1
     suspend = analyst_client.post(
         action,
@@ -213,7 +213,7 @@ def test_a_stale_page_or_a_double_submit_changes_nothing(analyst_client, utility
         follow=True,
     )
     assert suspend.status_code == 200
-    assert "cannot become suspended" in " ".join(str(m) for m in suspend.context["messages"])
+    assert "cannot become “Suspended”" in " ".join(str(m) for m in suspend.context["messages"])
 
 
 def test_every_action_works_from_the_page(analyst_client, utility_a, program):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal import transitions
 from portal.errors import DomainError
 
 
@@ -9,11 +10,11 @@ class InterconnectionError(DomainError):
     """A refused interconnection action."""
 
 
-class TransitionNotAllowed(InterconnectionError):
+class TransitionNotAllowed(InterconnectionError, transitions.TransitionNotAllowed):
     code = "invalid_transition"
 
 
-class StaleState(InterconnectionError):
+class StaleState(InterconnectionError, transitions.StaleState):
     """The page was loaded before someone (or an earlier click) moved the application."""
 
     code = "stale_state"

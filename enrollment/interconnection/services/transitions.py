@@ -13,6 +13,7 @@ from enrollment.interconnection.services.errors import (
     StaleState,
     TransitionNotAllowed,
 )
+from portal import transitions
 from portal.audit import actor_label, record
 from portal.models import User
 from portal.tasking import enqueue_on_commit
@@ -38,13 +39,9 @@ def lock_application(application_id: int) -> Application:
 
 
 def check_expected(app: Application, *, field: str, expected: str | None) -> None:
-    if expected and getattr(app, field) != expected:
-        current = getattr(app, f"get_{field}_display")()
-        raise StaleState(
-            f"This application changed while you were looking at it: it is now "
-            f"“{current}”. Nothing was done.",
-            status=getattr(app, field),
-        )
+    transitions.check_expected(
+        app, expected=expected, noun="application", field=field, error=StaleState
+    )
 
 
 def apply_transition(
@@ -63,14 +60,9 @@ def apply_transition(
         if track == Track.UTILITY
         else ("permit_status", Application.PERMIT_ALLOWED)
     )
-    old = getattr(app, field)
-    if to not in allowed.get(old, ()):
-        label = (Status if track == Track.UTILITY else Permit)(to).label
-        raise TransitionNotAllowed(
-            f"An application that is “{getattr(app, f'get_{field}_display')()}” cannot move "
-            f"to “{label}”.",
-            status=old,
-        )
+    old = transitions.check_move(
+        app, to=to, allowed=allowed, noun="an application", field=field, error=TransitionNotAllowed
+    )
     setattr(app, field, to)
     app.updated_at = now
     app.save(update_fields=[field, "updated_at", *extra_fields])
