@@ -37,8 +37,40 @@ def record(
     """Append one audit row. ``actor`` is the person; ``client_id`` an API client; neither
     means the system itself (a scheduled task), unless ``label`` names an outside party who
     has no account (e.g. the contact on a public access request)."""
-    return AuditEvent.objects.create(
-        utility=utility,
+    event = build(
+        action=action,
+        utility_id=utility.pk if utility is not None else None,
+        obj=obj,
+        actor=actor,
+        client_id=client_id,
+        partner_name=partner_name,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        changes=changes,
+        label=label,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def build(
+    *,
+    action: str,
+    utility_id: int | None,
+    obj: models.Model | None = None,
+    actor: User | None = None,
+    client_id: str = "",
+    partner_name: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    comment: str = "",
+    changes: dict[str, Any] | None = None,
+    label: str = "",
+) -> AuditEvent:
+    """The row ``record`` writes, unsaved: for paths that write many in one ``bulk_create``."""
+    return AuditEvent(
+        utility_id=utility_id,
         actor_user=actor if actor is not None and actor.is_authenticated else None,
         actor_client_id=client_id,
         actor_label=label

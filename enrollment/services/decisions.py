@@ -21,11 +21,10 @@ from enrollment import eligibility
 from enrollment.eligibility import Evaluation, Rule
 from enrollment.models import Enrollment, Program
 from enrollment.services.errors import EnrollmentNotFound, StaleState, TransitionNotAllowed
-from portal import transitions
-from portal.audit import actor_label, record
+from portal import audit, transitions
+from portal.audit import record
 from portal.bulk import bulk_update_rows
-from portal.models import AuditEvent, User
-from portal.request_context import get_request_id
+from portal.models import AuditEvent
 
 Status = Enrollment.Status
 
@@ -170,7 +169,7 @@ def decide_and_apply(
         if seats_left is not None:
             seats_left += _seat_delta(old, target)
         events.append(
-            audit_event(
+            audit.build(
                 action=action,
                 utility_id=enrollment.utility_id,
                 obj=enrollment,
@@ -307,7 +306,7 @@ def bulk_move(
         if cause:
             enrollment.suspension_cause = cause
         events.append(
-            audit_event(
+            audit.build(
                 action=action,
                 utility_id=enrollment.utility_id,
                 obj=enrollment,
@@ -319,34 +318,3 @@ def bulk_move(
         )
     bulk_update_rows(Enrollment, enrollments, TRANSITION_FIELDS)
     AuditEvent.objects.bulk_create(events, batch_size=500)
-
-
-def audit_event(
-    *,
-    action: str,
-    utility_id: int,
-    obj: Enrollment,
-    actor: User | None = None,
-    client_id: str = "",
-    partner_name: str = "",
-    from_state: str = "",
-    to_state: str = "",
-    comment: str = "",
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """An unsaved audit row, as ``portal.audit.record`` would write it, for bulk_create."""
-    return AuditEvent(
-        utility_id=utility_id,
-        actor_user=actor if actor is not None and actor.is_authenticated else None,
-        actor_client_id=client_id,
-        actor_label=actor_label(user=actor, client_id=client_id, partner_name=partner_name),
-        action=action,
-        object_type=Enrollment._meta.label_lower,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:254],
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment,
-        changes=changes or {},
-        request_id=get_request_id(),
-    )

@@ -205,7 +205,9 @@ def test_a_stale_page_or_a_double_submit_changes_nothing(analyst_client, utility
     again = analyst_client.post(action, withdraw, follow=True)
 
     assert again.status_code == 200
-    assert "now “Withdrawn”. Nothing was done." in " ".join(str(m) for m in again.context["messages"])
+    assert "now “Withdrawn”. Nothing was done." in " ".join(
+        str(m) for m in again.context["messages"]
+    )
     assert audit_actions(enrollment).count("enrollment.withdrawn") == 1
     suspend = analyst_client.post(
         action,
