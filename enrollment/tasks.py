@@ -9,10 +9,16 @@ from django_scopes import scopes_disabled
 
 from enrollment import services
 from enrollment.models import Enrollment
+from enrollment.services import reevaluation
 from portal.celery import app
 from portal.tasking import PlatformTask, TenantTask
 
-__all__ = ["expire_consents", "expire_consents_everywhere", "reevaluate_program"]
+__all__ = [
+    "expire_consents",
+    "expire_consents_everywhere",
+    "reevaluate_accounts",
+    "reevaluate_program",
+]
 
 
 @app.task(bind=True, base=TenantTask, name="enrollment.reevaluate_program")
@@ -20,6 +26,15 @@ def reevaluate_program(self, *, utility_id: int, program_id: int) -> dict:
     """After a program's eligibility rules (or cap) changed: re-check its open enrollments
     in bulk and promote its waitlist."""
     return services.reevaluate_program(program_id=program_id).as_dict()
+
+
+@app.task(bind=True, base=TenantTask, name="enrollment.reevaluate_accounts")
+def reevaluate_accounts(self, *, utility_id: int, service_account_ids: list[int]) -> int:
+    """After eligibility's inputs changed at these accounts (equipment, account data):
+    re-check their open enrollments; returns how many moved."""
+    return reevaluation.reevaluate_accounts(
+        service_account_ids=service_account_ids, now=timezone.now()
+    )
 
 
 @app.task(bind=True, base=TenantTask, name="enrollment.expire_consents")

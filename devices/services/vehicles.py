@@ -16,6 +16,7 @@ from django_scopes import scopes_disabled
 
 from devices.models import CustomerPreference, Mode, Vehicle
 from devices.services.errors import VehicleExists, VinActiveElsewhere
+from devices.signals import equipment_changed
 from portal.audit import record
 from portal.customers.models import ServiceAccount
 from portal.models import AutomakerPartner, Utility
@@ -123,6 +124,11 @@ def update_vehicle(*, vehicle: Vehicle, changes: Mapping[str, Any], **audit_acto
             changed["account_number"] = [
                 _account_number(pk) for pk in changed.pop("service_account_id")
             ]
+        accounts = {vehicle.service_account_id, locked.service_account_id} - {None}
+        if accounts:
+            equipment_changed.send(
+                sender=Vehicle, utility_id=locked.utility_id, service_account_ids=sorted(accounts)
+            )
         record(
             action="vehicle.updated",
             utility=locked.utility,

@@ -73,7 +73,7 @@ def save_program(
         program.conflicting_programs.set(conflicting_ids)
         touched = (previous_conflicts ^ conflicting_ids) - {program.pk}
         if touched and not creating:
-            _bump_rules_version(program_ids=touched)
+            bump_rules_version(program_ids=touched)
         after = _program_snapshot(program, conflicting_ids)
         if creating:
             changes = after
@@ -128,11 +128,15 @@ def _cap_grew(before: int | None, after: int | None) -> bool:
     return before is not None and after > before
 
 
-def _bump_rules_version(*, program_ids: Iterable[int]) -> None:
+def bump_rules_version(*, program_ids: Iterable[int], reevaluate: bool = False) -> None:
+    """Count a change of eligibility's inputs against these programs (their open enrollments
+    become stale), and with ``reevaluate`` re-check them in the background after commit."""
     locked = Program.objects.select_for_update(of=("self",)).filter(pk__in=program_ids)
     for program in locked.order_by("pk"):
         program.rules_version += 1
         program.save(update_fields=["rules_version", "updated_at"])
+        if reevaluate:
+            _schedule_reevaluation(program)
 
 
 def _schedule_reevaluation(program: Program) -> None:

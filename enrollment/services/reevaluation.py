@@ -20,6 +20,8 @@ from enrollment.services.decisions import (
     locked_enrollments,
     promote_waitlist,
 )
+from enrollment.services.programs import bump_rules_version
+from portal.tasking import enqueue_on_commit
 
 
 @dataclass
@@ -111,3 +113,30 @@ def reevaluate_accounts(
             ):
                 promote_waitlist(program, now=now, **audit_actor)
     return moved
+
+
+ACCOUNTS_PER_TASK = 1_000
+
+
+def inputs_changed(*, utility_id: int, service_account_ids: Collection[int] | None) -> None:
+    """One of eligibility's inputs changed outside enrollment: at these service accounts (a
+    vehicle's make, model or account; an account's data), or for the whole utility (its
+    approved equipment list: ``None``). Re-evaluate after the change commits, on a worker,
+    so a large import or a list edit never holds the page."""
+    from enrollment.tasks import reevaluate_accounts as reevaluate_task
+
+    if service_account_ids is None:
+        program_ids = (
+            Enrollment.objects.filter(utility_id=utility_id, status__in=Enrollment.OPEN_STATES)
+            .values_list("program_id", flat=True)
+            .distinct()
+        )
+        bump_rules_version(program_ids=list(program_ids), reevaluate=True)
+        return
+    ids = sorted(set(service_account_ids))
+    for start in range(0, len(ids), ACCOUNTS_PER_TASK):
+        enqueue_on_commit(
+            reevaluate_task,
+            utility_id=utility_id,
+            service_account_ids=ids[start : start + ACCOUNTS_PER_TASK],
+        )

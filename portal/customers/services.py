@@ -30,6 +30,7 @@ from django.utils import timezone
 from portal.audit import record
 from portal.bulk import bulk_update_rows
 from portal.customers.models import CustomerImport, ServiceAccount
+from portal.customers.signals import accounts_changed
 from portal.models import User, Utility
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -352,6 +353,12 @@ def _upsert(
             report.outcome = UPDATED
         ServiceAccount.objects.bulk_create(new, batch_size=1000)
         bulk_update_rows(ServiceAccount, changed, [*sorted(changed_fields), "updated_at"])
+        if changed:
+            accounts_changed.send(
+                sender=ServiceAccount,
+                utility_id=utility.pk,
+                service_account_ids=[account.pk for account in changed],
+            )
 
 
 REPORT_HEADER = ["row", "account_number", "outcome", "reasons"]
