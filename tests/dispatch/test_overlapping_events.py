@@ -19,11 +19,13 @@ from devices.simulator.cloud import Behaviour
 from dispatch import measurement
 from dispatch.models import Event, EventParticipant
 from dispatch.tasks import activate_event
+from enrollment.incentives.models import Incentive
 from tests.devices.simulator_support import running_simulator
 from tests.dispatch import e2e_support, fleet_support
 from tests.dispatch.console_support import add_rollups
 from tests.dispatch.test_dispatch_faults import admin
 from tests.factories import AutomakerPartnerFactory
+from tests.incentives.support import performance_offer
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -85,6 +87,13 @@ def _roles(event) -> dict[int, tuple[str, str]]:
         return {
             p.vehicle_id: (p.role, p.reason) for p in EventParticipant.objects.filter(event=event)
         }
+
+
+def _amounts_by_event(offer) -> dict[str, list]:
+    amounts: dict[str, list] = {}
+    for period, amount in Incentive.objects.filter(offer=offer).values_list("period_key", "amount"):
+        amounts.setdefault(period.removeprefix("event:"), []).append(amount)
+    return amounts
 
 
 def _partner_status(sim) -> dict[str, str]:
@@ -157,11 +166,10 @@ def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulato
     e2e_support.idle_history(vehicles, around=peak.starts_at)
     add_rollups(vehicles, measurement.mv_grid(starts_at=peak.starts_at, ends_at=end), power_kw=-9.6)
     after = end + timedelta(hours=2)
+    offer = performance_offer(fleet.program, season_cap=None)
     with scope(utility=fleet.utility.pk):
-        peak_kwh = measurement.measure_event(peak.pk, now=after, award=False).delivered_kwh
-        emergency_kwh = measurement.measure_event(
-            emergency.pk, now=after, award=False
-        ).delivered_kwh
+        peak_kwh = measurement.measure_event(peak.pk, now=after).delivered_kwh
+        emergency_kwh = measurement.measure_event(emergency.pk, now=after).delivered_kwh
     with scopes_disabled():
         committed = min(
             EventParticipant.objects.filter(event=peak).values_list("selected_at", flat=True)
@@ -181,3 +189,12 @@ def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulato
     per_vehicle_kw = measurement.premise.premise_load_kw()
     assert emergency_kwh > 0
     assert peak_kwh + emergency_kwh == pytest.approx(FLEET * per_vehicle_kw * hours, abs=0.01)
+    # And paid once: each event pays its own kWh at the offer's rate, so the two events'
+    # payments add up to the fleet's relief once.
+    with scopes_disabled():
+        paid = {event_ref: sum(amounts) for event_ref, amounts in _amounts_by_event(offer).items()}
+    assert str(emergency.pk) in paid
+    assert set(paid) <= {str(peak.pk), str(emergency.pk)}
+    assert float(sum(paid.values())) == pytest.approx(
+        float(offer.rate_per_kwh) * (peak_kwh + emergency_kwh), abs=0.01 * 2 * FLEET
+    )
