@@ -1,4 +1,10 @@
+import base64
+
 import pytest
+from rest_framework.test import APIClient
+
+from portal.partners import IssuedCredentials, create_partner_client
+from tests import api
 
 
 def _audit_flush_guard(enable: bool) -> None:
@@ -76,3 +82,57 @@ def utility_b(db):
     from tests.factories import UtilityFactory
 
     return UtilityFactory(name="Bravo Electric", slug="bravo", time_zone="America/Denver")
+
+
+# --- The partner API: clients issued by the real service, tokens from the real /o/token/ ---
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def issue_client(db):
+    """``issue_client("Kestrel Auto", "alpha", ...)``: a partner client via the service."""
+
+    def issue(partner_name: str, *utility_slugs: str, **options) -> IssuedCredentials:
+        return create_partner_client(
+            partner_name=partner_name, utility_slugs=list(utility_slugs), **options
+        )
+
+    return issue
+
+
+@pytest.fixture
+def oauth_post(client):
+    """``oauth_post("/o/token/", client_id, client_secret, {...})``: a form POST to an OAuth
+    endpoint, the client authenticating with HTTP Basic as RFC 6749 prefers."""
+
+    def post(path: str, client_id: str, client_secret: str, data: dict):
+        credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        return client.post(path, data, HTTP_AUTHORIZATION=f"Basic {credentials}")
+
+    return post
+
+
+@pytest.fixture
+def obtain_token(oauth_post):
+    """``obtain_token(credentials, scope="utilities:read")``: an access token from /o/token/."""
+
+    def obtain(credentials: IssuedCredentials, scope: str | None = "utilities:read") -> str:
+        data = {"grant_type": "client_credentials"}
+        if scope is not None:
+            data["scope"] = scope
+        response = oauth_post("/o/token/", credentials.client_id, credentials.client_secret, data)
+        assert response.status_code == 200, response.content
+        return response.json()["access_token"]
+
+    return obtain
+
+
+@pytest.fixture
+def assert_api_error():
+    """``assert_api_error(response, 404, "not_found")`` checks the one error shape and
+    returns the ``error`` object."""
+    return api.assert_api_error

@@ -1,115 +1,16 @@
-"""Fixtures and helpers for the device endpoints of the partner API. The test modules
-(tests/devices/test_api_*.py, test_telemetry*.py) take the fixtures with ``import *`` and
-the helpers by name.
-
-Clients are issued by the real service and their tokens come from the real /o/token/, as in
-tests/portal/test_api_utilities.py; the fixtures below reuse tests/portal/conftest.py's.
-"""
+"""Helpers for the device endpoints of the partner API: readings, timestamps and what is
+stored. Their fixtures (clients, tokens, vehicles) are in tests/devices/conftest.py."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django_scopes import scopes_disabled
-from rest_framework.test import APIClient
 
 from devices.models import DeviceCommand, TelemetryReading, TelemetryRollup, VehicleState
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
-from tests.portal.conftest import (
-    _assert_api_error,
-    api_client,
-    issue_client,
-    oauth_post,
-    obtain_token,
-)
 
 DEVICE_SCOPES = "vehicles:read vehicles:write telemetry:write commands:read commands:write"
-
-__all__ = [
-    "DEVICE_SCOPES",
-    "api_client",
-    "assert_api_error",
-    "bearer",
-    "command",
-    "issue_client",
-    "kestrel",
-    "kestrel_api",
-    "kestrel_partner",
-    "oauth_post",
-    "obtain_token",
-    "other_partner_vehicle",
-    "other_utility_vehicle",
-    "reading",
-    "readings_of",
-    "rollups_of",
-    "state_of",
-    "ts",
-    "vehicle",
-]
-
-
-@pytest.fixture
-def assert_api_error():
-    return _assert_api_error
-
-
-@pytest.fixture
-def kestrel(issue_client, utility_a):
-    """Kestrel Auto's client, allowed in Alpha Power only."""
-    return issue_client("Kestrel Auto", utility_a.slug)
-
-
-@pytest.fixture
-def kestrel_partner(kestrel):
-    return kestrel.partner_client.partner
-
-
-@pytest.fixture
-def bearer(obtain_token):
-    """``bearer(credentials, scope=DEVICE_SCOPES)``: an APIClient holding a fresh token."""
-
-    def make(credentials, scope: str = DEVICE_SCOPES) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {obtain_token(credentials, scope)}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def kestrel_api(bearer, kestrel) -> APIClient:
-    """Kestrel's client holding every device scope."""
-    return bearer(kestrel)
-
-
-@pytest.fixture
-def vehicle(kestrel_partner, utility_a):
-    """Kestrel's vehicle veh-1 in Alpha: 11.5 kW charge, 9.6 kW discharge."""
-    return VehicleFactory(
-        utility=utility_a,
-        partner=kestrel_partner,
-        partner_vehicle_id="veh-1",
-        max_charge_kw=11.5,
-        max_discharge_kw=9.6,
-    )
-
-
-@pytest.fixture
-def other_partner_vehicle(utility_a):
-    """Another partner's vehicle in Alpha, which Kestrel's client must never see."""
-    partner = AutomakerPartnerFactory(name="Osprey Motors", slug="osprey-motors")
-    PartnerAgreementFactory(utility=utility_a, partner=partner)
-    return VehicleFactory(utility=utility_a, partner=partner, partner_vehicle_id="osp-1")
-
-
-@pytest.fixture
-def other_utility_vehicle(kestrel_partner, utility_b):
-    """Kestrel's own vehicle in Bravo, where this client was not issued for (Kestrel has
-    an agreement there, so only the client's reach hides it)."""
-    PartnerAgreementFactory(utility=utility_b, partner=kestrel_partner)
-    return VehicleFactory(utility=utility_b, partner=kestrel_partner, partner_vehicle_id="veh-b")
 
 
 def _quarter_hour_an_hour_ago() -> datetime:

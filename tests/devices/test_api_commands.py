@@ -14,7 +14,6 @@ from django_scopes import scope, scopes_disabled
 from devices.models import AdapterConfig, DeviceCommand, OptOut
 from devices.services.commands import CommandSpec, command_key, issue_commands
 from portal.models import AuditEvent, PartnerAgreement
-from tests.devices.partner_api import *  # noqa: F403
 from tests.devices.partner_api import command
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ from django_scopes import scopes_disabled
 
 from devices.models import DeviceCommand, OptOut
 from portal.models import AuditEvent
-from tests.devices.partner_api import *  # noqa: F403
 from tests.devices.partner_api import command
 from tests.factories import VehicleFactory
 

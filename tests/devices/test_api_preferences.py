@@ -10,7 +10,6 @@ from django_scopes import scope, scopes_disabled
 from devices.limits import limits_for_vehicle
 from devices.models import CustomerPreference
 from portal.models import AuditEvent
-from tests.devices.partner_api import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 

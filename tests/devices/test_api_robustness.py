@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from tests.devices.partner_api import *  # noqa: F403
-
 pytestmark = pytest.mark.django_db
 
 DEVICE_OPERATIONS = {

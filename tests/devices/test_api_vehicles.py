@@ -13,7 +13,6 @@ from django_scopes import scopes_disabled
 from devices.models import Vehicle
 from devices.vin import with_check_digit
 from portal.models import AuditEvent
-from tests.devices.partner_api import *  # noqa: F403
 from tests.factories import (
     AutomakerPartnerFactory,
     PartnerAgreementFactory,

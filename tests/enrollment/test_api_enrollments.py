@@ -18,6 +18,7 @@ from enrollment import services
 from enrollment.eligibility import Rule
 from enrollment.models import Consent, Enrollment
 from portal.models import AuditEvent, PartnerAgreement
+from tests.api import assert_api_error
 from tests.enrollment.programs_support import (
     ProgramFactory,
     TermsVersionFactory,
@@ -25,13 +26,9 @@ from tests.enrollment.programs_support import (
     submit,
 )
 from tests.factories import ServiceAccountFactory, UserFactory
-from tests.portal.conftest import _assert_api_error, issue_client, oauth_post, obtain_token
-
-__all__ = ["issue_client", "oauth_post", "obtain_token"]  # fixtures used by name below
 
 pytestmark = pytest.mark.django_db
 SCOPES = "enrollments:read enrollments:write vehicles:write utilities:read"
-assert_api_error = _assert_api_error
 
 
 @pytest.fixture
