@@ -14,7 +14,8 @@ from devices.vin import InvalidVIN, normalize_vin
 from enrollment import services
 from enrollment.models import Enrollment, Program, TermsVersion
 from portal.customers.models import ServiceAccount
-from portal.models import PartnerAgreement, Utility, zip_code_validator
+from portal.models import PartnerAgreement, Utility
+from portal.models.tenancy import zip_code_validator
 
 _SPLIT = re.compile(r"[\s,;]+")
 _MONTH_NUMBERS = {name.lower(): number for number, name in MONTHS_3.items()}

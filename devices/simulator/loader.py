@@ -20,8 +20,8 @@ from django_scopes import scope
 
 from devices.limits import limits_for_vehicles
 from devices.models import AdapterConfig, CustomerPreference, Vehicle, VehicleState
-from devices.simulator.cloud import AgreementSim, TelemetryFormat
 from devices.simulator.fleet import Fleet, VehicleSpec
+from devices.simulator.state import AgreementSim, TelemetryFormat
 from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
 HOME_AT = time(18, 0)

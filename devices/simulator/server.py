@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from devices.simulator.cloud import FleetCloud, Reply
+from devices.simulator.cloud import FleetCloud
+from devices.simulator.state import Reply
 
 logger = logging.getLogger(__name__)
 

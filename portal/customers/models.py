@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from portal.models import TenantOwned, zip_code_validator
+from portal.models import TenantOwned
+from portal.models.tenancy import zip_code_validator
 
 
 class ServiceAccount(TenantOwned):

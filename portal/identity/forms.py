@@ -1,4 +1,4 @@
-"""Forms for identity pages. They validate input only; the writes are in services.py."""
+"""Forms for identity pages. They validate input only; the writes are in services/."""
 
 from __future__ import annotations
 

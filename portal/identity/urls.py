@@ -4,10 +4,10 @@ company's team."""
 from django.urls import path
 from django.views.generic import TemplateView
 
-from portal.identity import views
+from portal.identity.views import access_requests, invitations, teams
 
 urlpatterns = [
-    path("request-access/", views.RequestAccessView.as_view(), name="request_access"),
+    path("request-access/", access_requests.RequestAccessView.as_view(), name="request_access"),
     path(
         "request-access/sent/",
         TemplateView.as_view(template_name="identity/request_access_sent.html"),
@@ -15,26 +15,28 @@ urlpatterns = [
     ),
     path(
         "installer/<slug:org_slug>/request-access/",
-        views.InstallerRequestAccessView.as_view(),
+        access_requests.InstallerRequestAccessView.as_view(),
         name="installer_request_access",
     ),
     path(
-        "installer/<slug:org_slug>/team/", views.InstallerTeamView.as_view(), name="installer_team"
+        "installer/<slug:org_slug>/team/", teams.InstallerTeamView.as_view(), name="installer_team"
     ),
     path(
         "installer/<slug:org_slug>/team/members/<int:pk>/revoke/",
-        views.InstallerRevokeMembershipView.as_view(),
+        teams.InstallerRevokeMembershipView.as_view(),
         name="installer_membership_revoke",
     ),
     path(
         "installer/<slug:org_slug>/team/invitations/<int:pk>/revoke/",
-        views.InstallerRevokeInvitationView.as_view(),
+        teams.InstallerRevokeInvitationView.as_view(),
         name="installer_invitation_revoke",
     ),
     path(
         "installer/<slug:org_slug>/team/invitations/<int:pk>/resend/",
-        views.InstallerResendInvitationView.as_view(),
+        teams.InstallerResendInvitationView.as_view(),
         name="installer_invitation_resend",
     ),
-    path("invite/<str:token>/", views.AcceptInvitationView.as_view(), name="accept_invitation"),
+    path(
+        "invite/<str:token>/", invitations.AcceptInvitationView.as_view(), name="accept_invitation"
+    ),
 ]

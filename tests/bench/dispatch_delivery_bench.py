@@ -209,7 +209,7 @@ def delivery_rows(*, fleet: int = FLEET_SIZE, workers: int = WORKERS, batch: int
     from django_scopes import scopes_disabled
 
     from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
-    from devices.simulator.cloud import Behaviour
+    from devices.simulator.state import Behaviour
     from dispatch.models import EventPlanRun
     from dispatch.tasks import activate_event
     from tests.bench.devices_bench import Row

@@ -87,13 +87,14 @@ def ensure_bench_data(*, enrollments: int, reevaluated: int) -> dict:
     from django.utils import timezone
     from django_scopes import scope
 
-    from demo import seed as demo
+    from demo.organizations import SCALE_SLUG
+    from demo.scale import refresh_planner_statistics
     from devices.models import Vehicle
     from enrollment.models import Enrollment, Program
     from portal.customers.models import ServiceAccount
     from portal.models import AutomakerPartner, PartnerAgreement, Utility
 
-    utility = Utility.objects.get(slug=demo.SCALE_SLUG)
+    utility = Utility.objects.get(slug=SCALE_SLUG)
     partner, _ = AutomakerPartner.objects.get_or_create(
         slug="bench-motors", defaults={"name": PARTNER_NAME}
     )
@@ -181,9 +182,9 @@ def ensure_bench_data(*, enrollments: int, reevaluated: int) -> dict:
             .select_related("service_account", "vehicle")
             .order_by("pk")[enrollments // 2]
         )
-        demo.refresh_planner_statistics(model_classes=[Vehicle, Enrollment])
+        refresh_planner_statistics(model_classes=[Vehicle, Enrollment])
         return {
-            "slug": demo.SCALE_SLUG,
+            "slug": SCALE_SLUG,
             "program_pk": str(queue_program.pk),
             "reeval_program_pk": reeval_program.pk,
             "partner_pk": str(partner.pk),
@@ -225,7 +226,7 @@ def run_enrollment_benchmarks(
     after ``django.setup()`` with the scale tenant seeded (as tests/bench/run.py does)."""
     from django.test import Client
 
-    from demo import seed as demo
+    from demo.logins import SCALE_LOGINS
     from portal.models import User
 
     print(
@@ -237,7 +238,7 @@ def run_enrollment_benchmarks(
     print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
 
     clients: dict[str | None, Client] = {None: Client(raise_request_exception=False)}
-    for spec in demo.SCALE_LOGINS:
+    for spec in SCALE_LOGINS:
         client = Client(raise_request_exception=False)
         client.force_login(User.objects.get(email=spec.email))
         clients[spec.email.split("@")[0]] = client
@@ -292,14 +293,14 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from demo import seed as demo
+    from demo.scale import scale_customer_count
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     logging.getLogger("django.request").setLevel(logging.CRITICAL)
 
     call_command("migrate", interactive=False, verbosity=0)
-    if demo.scale_customer_count() < args.customers:
+    if scale_customer_count() < args.customers:
         print(f"Seeding the benchmark tenant with {args.customers} customers…", flush=True)
         call_command("seed_demo", scale=args.customers, stdout=io.StringIO())
     run_enrollment_benchmarks(

@@ -58,13 +58,14 @@ class Result:
 
 def context(scale: int) -> dict[str, str]:
     """Values the case paths may use, derived from the deterministic demo data."""
-    from demo import seed as demo
+    from demo.customers import build_customer
+    from demo.organizations import SCALE_SLUG, SCALE_UTILITY
     from portal.models import Utility
 
-    utility = Utility.objects.get(slug=demo.SCALE_SLUG)
-    sample = demo.build_customer(utility=utility, spec=demo.SCALE_UTILITY, index=max(scale // 2, 1))
+    utility = Utility.objects.get(slug=SCALE_SLUG)
+    sample = build_customer(utility=utility, spec=SCALE_UTILITY, index=max(scale // 2, 1))
     return {
-        "slug": demo.SCALE_SLUG,
+        "slug": SCALE_SLUG,
         "last_name": sample.customer_name.split()[-1] if sample.customer_name else "",
         "account_number": sample.account_number,
     }
@@ -155,7 +156,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
-    from demo import seed as demo
+    from demo.logins import SCALE_LOGINS
+    from demo.organizations import SCALE_SLUG
+    from demo.scale import scale_customer_count
     from portal.models import User
 
     if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
@@ -164,14 +167,14 @@ def main() -> None:
     logging.getLogger("django.request").setLevel(logging.CRITICAL)
 
     call_command("migrate", interactive=False, verbosity=0)
-    if demo.scale_customer_count() < args.scale:
+    if scale_customer_count() < args.scale:
         print(f"Seeding the benchmark tenant with {args.scale} customers…", flush=True)
         started = time.perf_counter()
         call_command("seed_demo", scale=args.scale, stdout=io.StringIO())
         print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
 
     clients: dict[str | None, Client] = {None: Client(raise_request_exception=False)}
-    for spec in demo.SCALE_LOGINS:
+    for spec in SCALE_LOGINS:
         client = Client(raise_request_exception=False)
         client.force_login(User.objects.get(email=spec.email))
         clients[spec.email.split("@")[0]] = client
@@ -179,8 +182,8 @@ def main() -> None:
     from tests.bench.interconnection_bench import cases as interconnection_cases
     from tests.bench.interconnection_bench import seed_applications
 
-    seed_applications(utility_slug=demo.SCALE_SLUG)
-    ctx = context(demo.scale_customer_count())
+    seed_applications(utility_slug=SCALE_SLUG)
+    ctx = context(scale_customer_count())
     results = [
         measure(case, clients=clients, ctx=ctx, runs=args.runs, warmup=args.warmup)
         for case in [*CASES, *interconnection_cases(Case)]
@@ -189,7 +192,7 @@ def main() -> None:
     print_table(
         results,
         title=(
-            f"Tenant '{demo.SCALE_SLUG}' with {demo.scale_customer_count():,} customers on "
+            f"Tenant '{SCALE_SLUG}' with {scale_customer_count():,} customers on "
             f"PostgreSQL; {args.runs} runs after {args.warmup} warm-up, in-process (django.test.Client)"
         ),
     )

@@ -30,8 +30,8 @@ from playwright.sync_api import expect
 from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.limits import limits_for_vehicles
 from devices.models import DeviceCommand, OptOut
-from devices.simulator.cloud import Behaviour
 from devices.simulator.portal_client import Credentials
+from devices.simulator.state import Behaviour
 from dispatch import selectors
 from dispatch.measurement import INTERVAL, mv_grid, target_kw
 from dispatch.models import Event, EventParticipant, EventPlanRun

@@ -16,7 +16,18 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from demo import seed as demo
+from demo.customers import CUSTOMERS_PER_DEMO_UTILITY
+from demo.logins import (
+    DEMO_EMAIL_DOMAIN,
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    LOGINS,
+    SCALE_LOGINS,
+    LoginSpec,
+    demo_totp_code,
+)
+from demo.organizations import SCALE_SLUG
+from demo.scale import SCALE_AUDIT_COMMENT, scale_customer_count
 from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,
@@ -80,7 +91,7 @@ def test_it_creates_the_demo_world(demo_world):
         for slug in ("pvp", "frec"):
             utility = utilities[slug]
             accounts = ServiceAccount.objects.filter(utility=utility)
-            assert accounts.count() == demo.CUSTOMERS_PER_DEMO_UTILITY
+            assert accounts.count() == CUSTOMERS_PER_DEMO_UTILITY
             assert set(accounts.values_list("zip_code", flat=True)) <= set(
                 utility.territory_zip_codes
             )
@@ -95,8 +106,8 @@ def test_it_creates_the_demo_world(demo_world):
         assert any(
             agreements.filter(partner=p).count() == 1 for p in AutomakerPartner.objects.all()
         )
-    assert demo.DEMO_PASSWORD in output
-    for spec in demo.LOGINS:
+    assert DEMO_PASSWORD in output
+    for spec in LOGINS:
         assert spec.email in output
 
 
@@ -107,10 +118,10 @@ def test_it_is_idempotent(demo_world):
 
 
 def test_it_has_a_login_for_every_role():
-    roles = {role for spec in demo.LOGINS for role, _ in spec.memberships}
+    roles = {role for spec in LOGINS for role, _ in spec.memberships}
     assert roles == set(Role.values)
-    assert any(spec.superuser for spec in demo.LOGINS)
-    assert any(len(spec.memberships) > 1 for spec in demo.LOGINS)
+    assert any(spec.superuser for spec in LOGINS)
+    assert any(len(spec.memberships) > 1 for spec in LOGINS)
 
 
 @pytest.fixture(autouse=True)
@@ -120,17 +131,15 @@ def _clean_cache():
 
 
 def fresh_totp_code(email: str) -> str:
-    code, seconds_left = demo.demo_totp_code(email=email)
+    code, seconds_left = demo_totp_code(email=email)
     if seconds_left < 3:  # about to roll over: wait for the next code
         time.sleep(seconds_left + 0.5)
-        code, _ = demo.demo_totp_code(email=email)
+        code, _ = demo_totp_code(email=email)
     return code
 
 
 def sign_in(client, email: str):
-    response = client.post(
-        reverse("account_login"), {"login": email, "password": demo.DEMO_PASSWORD}
-    )
+    response = client.post(reverse("account_login"), {"login": email, "password": DEMO_PASSWORD})
     assert response.status_code == 302, response.content[:2000]
     if response["Location"] == reverse("mfa_authenticate"):
         response = client.post(reverse("mfa_authenticate"), {"code": fresh_totp_code(email)})
@@ -138,7 +147,7 @@ def sign_in(client, email: str):
     return client.get(response["Location"], follow=True)
 
 
-def expected_landing(spec: demo.LoginSpec) -> str:
+def expected_landing(spec: LoginSpec) -> str:
     if spec.superuser or len(spec.memberships) > 1:
         return reverse("home")
     role, slug = spec.memberships[0]
@@ -150,7 +159,7 @@ def expected_landing(spec: demo.LoginSpec) -> str:
     return reverse("ahj_workspace", kwargs={"org_slug": slug})
 
 
-@pytest.mark.parametrize("spec", demo.LOGINS, ids=lambda spec: spec.email)
+@pytest.mark.parametrize("spec", LOGINS, ids=lambda spec: spec.email)
 def test_it_signs_every_demo_login_in_to_its_workspace(client, demo_world, spec):
     response = sign_in(client, spec.email)
     assert response.status_code == 200
@@ -170,7 +179,7 @@ def test_it_requires_totp_of_every_program_admin(demo_world):
 
 
 def test_it_prints_a_totp_code_allauth_accepts(demo_world):
-    email = f"admin@pvp.{demo.DEMO_EMAIL_DOMAIN}"
+    email = f"admin@pvp.{DEMO_EMAIL_DOMAIN}"
     fresh_totp_code(email)  # step past a rollover before reading the command's code
     out = StringIO()
     call_command("demo_totp", email, stdout=out, stderr=StringIO())
@@ -191,23 +200,23 @@ def test_it_refuses_a_totp_code_for_a_real_secret(demo_world):
 
 def test_it_makes_and_tops_up_the_scale_tenant():
     seed(scale=25)
-    utility = Utility.objects.get(slug=demo.SCALE_SLUG)
+    utility = Utility.objects.get(slug=SCALE_SLUG)
     with scope(utility=utility.pk):
         assert ServiceAccount.objects.count() == 25
-        assert AuditEvent.objects.filter(comment=demo.SCALE_AUDIT_COMMENT).count() == 2
+        assert AuditEvent.objects.filter(comment=SCALE_AUDIT_COMMENT).count() == 2
     seed(scale=40)
     with scope(utility=utility.pk):
         assert ServiceAccount.objects.count() == 40
-        assert AuditEvent.objects.filter(comment=demo.SCALE_AUDIT_COMMENT).count() == 4
-    admin = User.objects.get(email=demo.SCALE_LOGINS[0].email)
+        assert AuditEvent.objects.filter(comment=SCALE_AUDIT_COMMENT).count() == 4
+    admin = User.objects.get(email=SCALE_LOGINS[0].email)
     assert Membership.objects.filter(user=admin, utility=utility, role=Role.PROGRAM_ADMIN).exists()
     assert Authenticator.objects.filter(user=admin).exists()
-    assert demo.scale_customer_count() == 40
+    assert scale_customer_count() == 40
 
 
 def test_the_readme_lists_every_demo_login():
     readme = README.read_text()
-    for spec in (*demo.LOGINS, *demo.SCALE_LOGINS):
+    for spec in (*LOGINS, *SCALE_LOGINS):
         assert spec.email in readme
-    assert demo.DEMO_PASSWORD in readme
-    assert demo.DEMO_TOTP_SECRET in readme
+    assert DEMO_PASSWORD in readme
+    assert DEMO_TOTP_SECRET in readme

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 
 from django.utils import timezone
 
-from devices.simulator.cloud import Behaviour, FleetCloud
+from devices.simulator.cloud import FleetCloud
 from devices.simulator.loader import load_agreements
 from devices.simulator.portal_client import Credentials, PortalClient
 from devices.simulator.runtime import SimulatorRuntime
+from devices.simulator.state import Behaviour
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from devices.adapters.registry import adapter_for
 from devices.adapters.signing import signed_headers
 from devices.adapters.webhook import check_endpoint, retry_after
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
-from devices.simulator.cloud import Behaviour
+from devices.simulator.state import Behaviour
 from devices.tasks import enqueue_delivery, send_pending_commands, sweep_pending_commands
 from portal.models import AuditEvent
 from tests.devices.simulator_support import running_simulator

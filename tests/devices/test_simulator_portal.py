@@ -23,9 +23,9 @@ from devices.models import (
     VehicleState,
 )
 from devices.services.commands import CommandSpec, issue_commands
-from devices.simulator.cloud import Behaviour
 from devices.simulator.credentials import credentials_path, ensure_credentials
 from devices.simulator.portal_client import Credentials, PortalClient
+from devices.simulator.state import Behaviour
 from portal.models import AuditEvent, PartnerClient
 from portal.partners import create_partner_client
 from tests.devices.simulator_support import running_simulator

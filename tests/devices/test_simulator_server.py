@@ -14,9 +14,10 @@ import requests
 
 from devices.adapters.base import wire_time
 from devices.adapters.signing import signed_headers
-from devices.simulator.cloud import AgreementSim, Behaviour, FleetCloud, TelemetryFormat
+from devices.simulator.cloud import FleetCloud
 from devices.simulator.fleet import Fleet, VehicleSpec
 from devices.simulator.runtime import SimulatorRuntime
+from devices.simulator.state import AgreementSim, Behaviour, TelemetryFormat
 
 SECRET = "kestrel-alpha-secret"
 ALWAYS_HOME = {"plugs_in_at": clock_time(0, 0), "departs_at": clock_time(23, 59, 59)}

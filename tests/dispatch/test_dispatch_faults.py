@@ -26,7 +26,7 @@ from kombu import Connection
 
 from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
-from devices.simulator.cloud import Behaviour
+from devices.simulator.state import Behaviour
 from devices.tasks import sweep_pending_commands
 from dispatch.tasks import activate_event
 from portal.models import AuditEvent

@@ -15,7 +15,7 @@ from django_scopes import scope, scopes_disabled
 
 from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import DeviceCommand, Vehicle
-from devices.simulator.cloud import Behaviour
+from devices.simulator.state import Behaviour
 from dispatch import measurement
 from dispatch.models import Event, EventParticipant
 from dispatch.tasks import activate_event

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
 from portal import audit
-from portal.models import AuditEvent, AuditTrailIsAppendOnly
+from portal.models import AuditEvent
+from portal.models.audit import AuditTrailIsAppendOnly
 from portal.request_context import reset_request_id, set_request_id
 from portal.roles import Role
 from tests.factories import UserFactory, make_member

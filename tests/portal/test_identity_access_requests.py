@@ -10,7 +10,8 @@ from django.db import connection
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from portal.identity import services
+from portal.identity.services.access_requests import approve_access_request, submit_access_request
+from portal.identity.services.errors import AccessRequestAlreadyDecided, DuplicateAccessRequest
 from portal.models import (
     AccessRequest,
     AuditEvent,
@@ -147,8 +148,8 @@ def test_it_turns_a_racing_duplicate_into_the_same_form_error(utility_a, monkeyp
     pending_request(utility_a)
     # Pretend the pre-check ran before the other request committed: the unique index decides.
     monkeypatch.setattr("django.db.models.query.QuerySet.exists", lambda self: False)
-    with pytest.raises(services.DuplicateAccessRequest):
-        services.submit_access_request(
+    with pytest.raises(DuplicateAccessRequest):
+        submit_access_request(
             utility=utility_a,
             company_name="Sunrise Electric",
             license_state="CA",
@@ -406,11 +407,11 @@ def test_it_lets_exactly_one_of_two_concurrent_approvals_win(utility_a):
         try:
             with scope(utility=utility_a.pk):
                 barrier.wait()
-                services.approve_access_request(
+                approve_access_request(
                     utility=utility_a, access_request_id=access_request.pk, actor=admin
                 )
             outcomes.append("won")
-        except services.AccessRequestAlreadyDecided:
+        except AccessRequestAlreadyDecided:
             outcomes.append("already decided")
         finally:
             connection.close()

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from portal.identity import services
+from portal.identity.services.errors import InvitationUnavailable
+from portal.identity.services.invitations import accept_invitation_as_new_user, invite
 from portal.models import AuditEvent, Invitation, Membership, User
 from portal.roles import Role
 from portal.tasks import send_invitation
@@ -42,7 +43,7 @@ def send(django_capture_on_commit_callbacks, utility_a):
     def send_(email, role=Role.PROGRAM_ANALYST, organization=None):
         organization = organization or utility_a
         with django_capture_on_commit_callbacks(execute=True):
-            services.invite(
+            invite(
                 email=email,
                 role=role,
                 organization=organization,
@@ -129,9 +130,9 @@ def test_it_refuses_a_double_submit_from_another_browser(client, send, django_us
 
 def test_it_keeps_a_race_between_two_new_account_submits_to_one_account(send):
     token = send("race@example.test")
-    services.accept_invitation_as_new_user(token=token, full_name="A", password=STRONG_PASSWORD)
-    with pytest.raises(services.InvitationUnavailable) as error:
-        services.accept_invitation_as_new_user(token=token, full_name="B", password=STRONG_PASSWORD)
+    accept_invitation_as_new_user(token=token, full_name="A", password=STRONG_PASSWORD)
+    with pytest.raises(InvitationUnavailable) as error:
+        accept_invitation_as_new_user(token=token, full_name="B", password=STRONG_PASSWORD)
     assert error.value.status == "accepted"
     assert User.objects.filter(email="race@example.test").count() == 1
 
@@ -246,7 +247,7 @@ def test_it_emails_only_once_the_invitation_is_committed(
     utility_a, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        invitation = services.invite(
+        invitation = invite(
             email="pending@example.test",
             role=Role.AUDITOR,
             organization=utility_a,
@@ -301,7 +302,7 @@ def test_it_retries_a_dropped_mail_server_and_sends_a_working_link(
     settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
     FlakyBackend.failures = 1
     with django_capture_on_commit_callbacks(execute=True):
-        services.invite(
+        invite(
             email="retry@example.test",
             role=Role.AUDITOR,
             organization=utility_a,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from demo import seed as demo
+from demo.logins import DemoError, demo_totp_code
 
 
 class Command(BaseCommand):
@@ -18,8 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, email: str, **options):
         try:
-            code, seconds_left = demo.demo_totp_code(email=email)
-        except demo.DemoError as exc:
+            code, seconds_left = demo_totp_code(email=email)
+        except DemoError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(code)
         self.stderr.write(f"Valid for {seconds_left} more seconds; each code works once.")

@@ -21,8 +21,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from demo import seed as demo
 from demo.grid_operator import demo_vtn_argv
+from demo.logins import DEMO_PASSWORD, LOGINS
 from demo.simulator import demo_simulator_argv
 from portal.models import User
 
@@ -211,11 +211,11 @@ class Command(BaseCommand):
             f"V2X portal: {url}  (web, Celery worker and beat, OpenADR VEN, fleet simulator; Ctrl-C stops all)"
         )
         self.stdout.write(f"Health: {url}healthz   Admin: {url}admin/   API docs: {url}api/docs/")
-        sample = demo.LOGINS[0]
+        sample = LOGINS[0]
         if User.objects.filter(email=sample.email).exists():
             self.stdout.write(
                 f"Demo: sign in as {sample.email} (or any login in README.md) with password "
-                f"{demo.DEMO_PASSWORD}; its TOTP code: python manage.py demo_totp {sample.email}"
+                f"{DEMO_PASSWORD}; its TOTP code: python manage.py demo_totp {sample.email}"
             )
         else:
             self.stdout.write("No demo data yet: run `python manage.py seed_demo` for logins.")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from demo import seed as demo
+from demo.logins import DEMO_PASSWORD, DEMO_TOTP_SECRET, LoginRow
+from demo.organizations import SCALE_SLUG
+from demo.seed import seed_demo, seed_scale_tenant
 
 
 class Command(BaseCommand):
@@ -26,19 +28,19 @@ class Command(BaseCommand):
     def handle(self, *args, scale: int, **options):
         if scale < 0:
             raise CommandError("--scale must be zero or more.")
-        report = demo.seed_demo()
+        report = seed_demo()
         self.stdout.write(f"Demo data ready ({report.customers_created} new customers).")
         rows = report.logins
         if scale:
-            scaled = demo.seed_scale_tenant(customers=scale)
+            scaled = seed_scale_tenant(customers=scale)
             self.stdout.write(
-                f"Scale tenant '{demo.SCALE_SLUG}': {scale} customers "
+                f"Scale tenant '{SCALE_SLUG}': {scale} customers "
                 f"({scaled.customers_created} new), audit trail of {scale // 10} rows."
             )
             rows = rows + scaled.logins
         self._print_logins(rows)
 
-    def _print_logins(self, rows: list[demo.LoginRow]) -> None:
+    def _print_logins(self, rows: list[LoginRow]) -> None:
         headers = ("Email", "Role", "Organization")
         table = [(r.email, r.role + (" (TOTP)" if r.mfa else ""), r.organization) for r in rows]
         widths = [max(len(str(c)) for c in column) for column in zip(headers, *table, strict=False)]
@@ -49,8 +51,8 @@ class Command(BaseCommand):
         for row in table:
             self.stdout.write(line.format(*row).rstrip())
         self.stdout.write("")
-        self.stdout.write(f"Password for every demo login: {demo.DEMO_PASSWORD}")
+        self.stdout.write(f"Password for every demo login: {DEMO_PASSWORD}")
         self.stdout.write(
             f"(TOTP) logins ask for a code: `python manage.py demo_totp EMAIL` prints it, or add "
-            f"the secret {demo.DEMO_TOTP_SECRET} to an authenticator app."
+            f"the secret {DEMO_TOTP_SECRET} to an authenticator app."
         )

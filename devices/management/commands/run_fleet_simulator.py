@@ -17,11 +17,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from devices.simulator.cloud import Behaviour, FleetCloud
+from devices.simulator.cloud import FleetCloud
 from devices.simulator.credentials import ensure_credentials
 from devices.simulator.loader import SimulatorSetupError, load_agreements
 from devices.simulator.portal_client import Credentials, PortalClient
 from devices.simulator.runtime import SimulatorRuntime
+from devices.simulator.state import Behaviour
 
 
 def _rate(value: str) -> float:
