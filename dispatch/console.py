@@ -17,7 +17,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, S
 from devices.models import DeviceCommand, OptOut
 from devices.selectors import LatestState, latest_states
 from dispatch.charts import EventChart, event_chart
-from dispatch.measurement import IntervalSummary, interval_summary
+from dispatch.measurement.intervals import IntervalSummary, interval_summary
 from dispatch.models import Event, EventParticipant, EventPlanRun
 
 COMMAND_SOURCE = "dispatch.event"
