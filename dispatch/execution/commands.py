@@ -32,7 +32,6 @@ RESTORE_SEQUENCE = 1_000_000
 RESTORE_MINUTES = 15  # a restore's window when the event's planned end has passed
 # A vehicle waiting for its staggered restore holds at 0 kW under this sequence.
 HOLD_SEQUENCE = 999_999
-RESTORE_STAGGER_MINUTES = 15  # the default of settings.DISPATCH_RESTORE_STAGGER_MINUTES
 COMMAND_KIND = {
     planner.EventKind.V2H_HOME_SUPPLY: DeviceCommand.Kind.DISCHARGE,
     planner.EventKind.V2G_EXPORT: DeviceCommand.Kind.DISCHARGE,
@@ -94,7 +93,7 @@ def command_specs(
 def restore_stagger() -> timedelta:
     """The window restores after an early end or a cancellation are spread over, so the
     fleet does not snap back to full-rate charging at once (settings, fails loudly)."""
-    minutes = getattr(settings, "DISPATCH_RESTORE_STAGGER_MINUTES", RESTORE_STAGGER_MINUTES)
+    minutes = settings.DISPATCH_RESTORE_STAGGER_MINUTES
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
         raise ValueError(
             f"DISPATCH_RESTORE_STAGGER_MINUTES must be a whole number ≥ 0, not {minutes!r}."
