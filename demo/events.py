@@ -25,8 +25,13 @@ from demo.grid_operator import ensure_demo_grid_source
 from devices.models import DeviceCommand, TelemetryRollup, Vehicle
 from devices.selectors import LatestState
 from devices.services.opt_outs import record_opt_out
-from dispatch import execution, measurement, participation, selectors
+from dispatch import selectors
+from dispatch.execution.activation import activate_event
+from dispatch.execution.commands import event_commands
+from dispatch.execution.replanning import replan_event
 from dispatch.guardrails import check_event
+from dispatch.measurement import participation
+from dispatch.measurement.run import measure_event
 from dispatch.models import DispatchGroup, Event, EventParticipant
 from dispatch.selectors import other_events
 from enrollment.models import Enrollment, Program
@@ -148,7 +153,7 @@ def _ensure_past_event(utility: Utility, program: Program, spec: PastEvent, *, a
     ]
     event.save()
     planned_at = event.notify_at + timedelta(minutes=1)
-    execution.activate_event(
+    activate_event(
         utility_id=event.utility_id,
         event_id=event.pk,
         now=planned_at,
@@ -159,7 +164,7 @@ def _ensure_past_event(utility: Utility, program: Program, spec: PastEvent, *, a
         _opt_out(event, count=spec.opt_outs, at=starts_at + timedelta(minutes=15))
     _play_telemetry(event)
     _complete_commands(event)
-    measurement.measure_event(event_id=event.pk, now=event.ends_at + timedelta(hours=1))
+    measure_event(event_id=event.pk, now=event.ends_at + timedelta(hours=1))
     return 1
 
 
@@ -175,7 +180,7 @@ def _states(event: Event, *, at: datetime) -> dict[int, LatestState]:
 
 def _answer_commands(event: Event, *, at: datetime) -> None:
     """The partner cloud accepted every command it received."""
-    execution.event_commands(event).filter(status=DeviceCommand.Status.PENDING).update(
+    event_commands(event).filter(status=DeviceCommand.Status.PENDING).update(
         status=DeviceCommand.Status.ACCEPTED, sent_at=at, acknowledged_at=at, attempts=1
     )
 
@@ -198,14 +203,14 @@ def _opt_out(event: Event, *, count: int, at: datetime) -> None:
     states = _states(event, at=at)
     for p in EventParticipant.objects.filter(event=event, role=EventParticipant.Role.SELECTED):
         states[p.vehicle_id] = states[p.vehicle_id]._replace(power_kw=p.power_kw)
-    execution.replan_event(
+    replan_event(
         utility_id=event.utility_id, event_id=event.pk, now=at + timedelta(minutes=1), states=states
     )
     _answer_commands(event, at=at + timedelta(minutes=2))
 
 
 def _complete_commands(event: Event) -> None:
-    execution.event_commands(event).filter(status=DeviceCommand.Status.ACCEPTED).update(
+    event_commands(event).filter(status=DeviceCommand.Status.ACCEPTED).update(
         status=DeviceCommand.Status.COMPLETED, acknowledged_at=F("ends_at")
     )
 

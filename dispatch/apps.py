@@ -12,9 +12,10 @@ class DispatchConfig(AppConfig):
 
 
 def _replan_on_outcomes(sender, *, utility_id: int, sources, **kwargs) -> None:
-    from dispatch import execution, tasks
+    from dispatch import tasks
+    from dispatch.execution.commands import SOURCE_TYPE
 
     tasks.replan_after_command_outcomes(
         utility_id=utility_id,
-        source_ids={sid for stype, sid in sources if stype in ("", execution.SOURCE_TYPE)},
+        source_ids={sid for stype, sid in sources if stype in ("", SOURCE_TYPE)},
     )

@@ -36,7 +36,7 @@ TICK_STEPS = ((3, 15), (6, 30), (12, 60), (24, 120), (72, 360))
 
 
 class Interval(Protocol):
-    """One row of ``dispatch.measurement.interval_summary``."""
+    """One row of ``dispatch.measurement.intervals.interval_summary``."""
 
     start: datetime
     end: datetime

@@ -17,14 +17,13 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, S
 from devices.models import DeviceCommand, OptOut
 from devices.selectors import LatestState, latest_states
 from dispatch.charts import EventChart, event_chart
-from dispatch.measurement import IntervalSummary, interval_summary
+from dispatch.measurement.intervals import IntervalSummary, interval_summary
 from dispatch.models import Event, EventParticipant, EventPlanRun
 
 COMMAND_SOURCE = "dispatch.event"
 # The console is live while the event can still change on its own; it opens once planned.
 CONSOLE_STATUSES = {Event.Status.NOTIFIED, Event.Status.ACTIVE, Event.Status.COMPLETED}
 LIVE_STATUSES = {Event.Status.NOTIFIED, Event.Status.ACTIVE}
-REFRESH_SECONDS = 10  # settings.DISPATCH_CONSOLE_REFRESH_SECONDS overrides it
 PARTICIPANTS_PER_PAGE = 50
 # The command-status filter's value for vehicles that got no command for this event.
 NO_COMMAND = "none"
@@ -36,7 +35,7 @@ ROLE_ORDER = [Role.SELECTED, Role.RESERVE, Role.DROPPED, Role.EXCLUDED]
 
 def refresh_seconds() -> int:
     """How often the page re-fetches a live console."""
-    seconds = getattr(settings, "DISPATCH_CONSOLE_REFRESH_SECONDS", REFRESH_SECONDS)
+    seconds = settings.DISPATCH_CONSOLE_REFRESH_SECONDS
     if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
         raise ValueError(
             f"DISPATCH_CONSOLE_REFRESH_SECONDS must be a whole number ≥ 1, not {seconds!r}."
@@ -240,7 +239,7 @@ class Console:
     """Everything the console section shows (``templates/dispatch/_event_live.html``)."""
 
     status: Event.Status
-    live: bool  # re-fetched every REFRESH_SECONDS while true
+    live: bool  # re-fetched every refresh_seconds() while true
     updated_at: datetime
     counters: Counters
     replans: list[Replan]

@@ -1,6 +1,6 @@
 """Event forms. Times are entered in the utility's time zone and stored in UTC. The targets
 (dispatch groups, feeders, named vehicles by VIN) are checked by the same service the
-scheduling uses (``services.validate_targets``), with one error per bad VIN on top."""
+scheduling uses (``services.events.validate_targets``), with one error per bad VIN on top."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from devices.vin import InvalidVIN, normalize_vin
-from dispatch import selectors, services
+from dispatch import selectors
 from dispatch.models import DispatchGroup, Event
+from dispatch.services.errors import GroupError, TargetingError
+from dispatch.services.events import validate_targets
 from enrollment.models import Program
 
 # Above this many options a list of checkboxes becomes a scrolling multi-select.
@@ -181,7 +183,7 @@ class EventForm(forms.Form):
         if vehicle_ids is None:
             return data
         try:
-            data["targets"] = services.validate_targets(
+            data["targets"] = validate_targets(
                 utility=self.utility,
                 program=program,
                 targeting=targeting,
@@ -189,11 +191,11 @@ class EventForm(forms.Form):
                 group_ids=[g.pk for g in data.get("groups") or []],
                 feeders=data.get("feeders") or [],
             )
-        except services.TargetingError as exc:
+        except TargetingError as exc:
             self.add_target_error(exc)
         return data
 
-    def add_target_error(self, exc: services.TargetingError) -> None:
+    def add_target_error(self, exc: TargetingError) -> None:
         field = exc.details.get("field")
         self.add_error("vins" if field == "vehicles" else field, exc.message)
 
@@ -242,7 +244,7 @@ class DispatchGroupForm(forms.Form):
             data["vehicle_ids"] = list(found.values())
         return data
 
-    def add_group_error(self, exc: services.GroupError) -> None:
+    def add_group_error(self, exc: GroupError) -> None:
         field = exc.details.get("field")
         self.add_error("vins" if field == "vehicles" else field, exc.message)
 

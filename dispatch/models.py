@@ -216,7 +216,7 @@ class EventParticipant(TenantOwned):
     role = models.CharField(max_length=10, choices=Role.choices)
     reason = models.CharField(max_length=80, blank=True)
     revision = models.PositiveIntegerField(default=0)
-    # The planned command (``dispatch.planning`` sign convention: − discharge, + charge,
+    # The planned command (``dispatch.planning.planner`` sign convention: − discharge, + charge,
     # 0 curtailed) and its active window; empty for excluded vehicles.
     power_kw = models.FloatField(default=0)
     active_from = models.DateTimeField(null=True, blank=True)
@@ -261,7 +261,8 @@ class EventParticipant(TenantOwned):
 
 class GridSignalSource(TenantOwned):
     """A grid operator's system that calls events: the portal polls it as an OpenADR 2.0b VEN
-    (``dispatch.ven``) and turns its events into the utility's events (``grid_signals``)."""
+    (``dispatch.grid.ven``) and turns its events into the utility's events
+    (``dispatch.grid.openadr``)."""
 
     class Protocol(models.TextChoices):
         OPENADR_20B = "openadr_2.0b", "OpenADR 2.0b (VEN, HTTP pull)"

@@ -5,7 +5,7 @@ Beat runs ``dispatch.activate_due_events`` every minute; it enqueues one
 planned for its modification number issues nothing new. Beat also runs
 ``dispatch.replan_live_events`` every minute, and an opt-out or a rejected / failed command
 re-plans its event at once (``replan_after_command_outcomes``). Daily, it pays the monthly
-participation credits of the month just ended (``dispatch.participation``).
+participation credits of the month just ended (``dispatch.measurement.participation``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dispatch import execution, measurement, participation
+from dispatch.execution import activation, replanning, restores
+from dispatch.execution.base import UnknownEvent
+from dispatch.measurement import incentives, participation
+from dispatch.measurement import run as measurement_run
+from dispatch.measurement.baselines import MeasurementError
 from dispatch.models import Event, EventPlanRun
 from enrollment.incentives.models import IncentiveOffer
 from enrollment.models import Program
@@ -29,8 +33,8 @@ DUE_BATCH_SIZE = 500
 @app.task(bind=True, base=TenantTask, name="dispatch.activate_event")
 def activate_event(self, *, utility_id: int, event_id: int) -> dict:
     try:
-        result = execution.activate_event(utility_id=utility_id, event_id=event_id)
-    except execution.UnknownEvent as exc:  # final: another utility's event is never ours
+        result = activation.activate_event(utility_id=utility_id, event_id=event_id)
+    except UnknownEvent as exc:  # final: another utility's event is never ours
         return {"status": "refused", "code": exc.code, "message": exc.message}
     return {"status": result.status, "created": result.created, "vehicles": result.vehicles}
 
@@ -39,8 +43,8 @@ def activate_event(self, *, utility_id: int, event_id: int) -> dict:
 def restore_event(self, *, utility_id: int, event_id: int) -> int:
     """Send restore commands to every vehicle of a cancelled or ended-early event."""
     try:
-        return execution.cancel_or_end(utility_id=utility_id, event_id=event_id).created
-    except execution.UnknownEvent:
+        return restores.cancel_or_end(utility_id=utility_id, event_id=event_id).created
+    except UnknownEvent:
         return 0
 
 
@@ -48,8 +52,8 @@ def restore_event(self, *, utility_id: int, event_id: int) -> int:
 def replan_event(self, *, utility_id: int, event_id: int) -> dict:
     """Replace dispatched vehicles that opted out, failed, went offline or under-deliver."""
     try:
-        result = execution.replan_event(utility_id=utility_id, event_id=event_id)
-    except execution.UnknownEvent as exc:
+        result = replanning.replan_event(utility_id=utility_id, event_id=event_id)
+    except UnknownEvent as exc:
         return {"status": "refused", "code": exc.code, "message": exc.message}
     return {"status": result.status, "added": result.added, "dropped": result.dropped}
 
@@ -124,8 +128,8 @@ def measure_event(self, *, utility_id: int, event_id: int) -> dict:
     """Measure an ended event and award its performance incentives (idempotent). A refusal
     (not ended, cancelled, gone) is final, so it is returned, not retried."""
     try:
-        result = measurement.measure_event(event_id)
-    except measurement.MeasurementError as exc:
+        result = measurement_run.measure_event(event_id)
+    except MeasurementError as exc:
         return {"status": "refused", "code": exc.code, "message": exc.message}
     return {
         "status": "measured",
@@ -141,8 +145,8 @@ def award_event_incentives(self, *, utility_id: int, event_id: int) -> dict:
     """Award a measured event's performance incentives (after "Measure now"; idempotent)."""
     event = Event.objects.select_related("program", "utility").get(pk=event_id)
     try:
-        awarded, errors = measurement.award_event_incentives(event=event)
-    except measurement.MeasurementError as exc:
+        awarded, errors = incentives.award_event_incentives(event=event)
+    except MeasurementError as exc:
         return {"status": "refused", "code": exc.code, "message": exc.message}
     return {"status": "awarded", "awarded": awarded, "errors": len(errors)}
 
@@ -150,9 +154,9 @@ def award_event_incentives(self, *, utility_id: int, event_id: int) -> dict:
 @app.task(bind=True, base=PlatformTask, name="dispatch.measure_completed_events")
 def measure_completed_events(self, *, batch_size: int = DUE_BATCH_SIZE) -> int:
     """Enqueue ``dispatch.measure_event`` for up to ``batch_size`` completed, unmeasured events
-    of any utility that ended at least ``measurement.measure_delay()`` ago (late telemetry
+    of any utility that ended at least ``measure_delay()`` ago (late telemetry
     has arrived by then), oldest end first."""
-    cutoff = timezone.now() - measurement.measure_delay()
+    cutoff = timezone.now() - measurement_run.measure_delay()
     # A platform fan-out: it reads ids across utilities, explicitly, and acts in none.
     with scopes_disabled():
         due = list(

@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from portal.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -356,6 +357,14 @@ DISPATCH_OFFLINE_AFTER_MINUTES = env_int("DISPATCH_OFFLINE_AFTER_MINUTES", 30, m
 # M&V: an event is measured this long after it ended, once late telemetry has arrived.
 DISPATCH_MEASURE_DELAY_MINUTES = env_int("DISPATCH_MEASURE_DELAY_MINUTES", 30, minimum=0)
 DISPATCH_CONSOLE_REFRESH_SECONDS = env_int("DISPATCH_CONSOLE_REFRESH_SECONDS", 10, minimum=1)
+# Restores after an early end or a cancellation are spread over this many minutes, so the fleet
+# does not snap back to full-rate charging at once (0: all at once).
+DISPATCH_RESTORE_STAGGER_MINUTES = env_int("DISPATCH_RESTORE_STAGGER_MINUTES", 15, minimum=0)
+# M&V of V2H home supply: the premise's estimated load (kW) a car supplying its home is credited
+# up to when there is no premise interval data; and the dotted path of the callable that reads
+# that data (its signature in ``dispatch.measurement.premise``; empty: none).
+DISPATCH_V2H_PREMISE_LOAD_KW = env_float("DISPATCH_V2H_PREMISE_LOAD_KW", 1.2, minimum=0)
+DISPATCH_PREMISE_INTERVAL_SOURCE = env_str("DISPATCH_PREMISE_INTERVAL_SOURCE", "")
 # OpenADR VEN (``manage.py run_ven``): the certificate and key it signs its messages with
 # (PEM files; unsigned without them), the key's passphrase, and the CA bundle that checks a
 # VTN's HTTPS certificate.

@@ -1,4 +1,4 @@
-"""Dispatch planning benchmark (issue 6): ``dispatch.planning.plan`` for 100,000 vehicles.
+"""Dispatch planning benchmark: ``dispatch.planning.planner.plan`` for 100,000 vehicles.
 
 Synthetic ``VehicleInput``s are built before the clock starts (limits from a pool of
 realistic profiles combined with ``devices.limits.combine``; SoC, plug state, opt-outs,
@@ -63,7 +63,7 @@ def limit_profiles():
 
 
 def synthetic_fleet(n: int = FLEET_SIZE, *, seed: int = 6):
-    from dispatch.planning import VehicleInput
+    from dispatch.planning.planner import VehicleInput
 
     rng = random.Random(seed)
     profiles = limit_profiles()
@@ -91,7 +91,7 @@ def synthetic_fleet(n: int = FLEET_SIZE, *, seed: int = 6):
 
 
 def _event(kind: str, target_kw: float | None):
-    from dispatch.planning import EventInput
+    from dispatch.planning.planner import EventInput
 
     start = START + timedelta(hours=18)
     return EventInput(
@@ -116,7 +116,7 @@ def _timed(fn, runs: int):
 
 
 def run_planning_benchmark(n: int = FLEET_SIZE, *, runs: int = 3):
-    from dispatch.planning import PlanChanges, plan, replan
+    from dispatch.planning.planner import PlanChanges, plan, replan
     from tests.bench.devices_bench import Row, print_rows
 
     fleet = synthetic_fleet(n)

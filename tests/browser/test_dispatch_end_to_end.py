@@ -33,9 +33,10 @@ from devices.models import DeviceCommand, OptOut
 from devices.simulator.portal_client import Credentials
 from devices.simulator.state import Behaviour
 from dispatch import selectors
-from dispatch.measurement import INTERVAL, mv_grid, target_kw
+from dispatch.measurement.baselines import INTERVAL, mv_grid
+from dispatch.measurement.intervals import target_kw
 from dispatch.models import Event, EventParticipant, EventPlanRun
-from dispatch.planning import DEFAULT_EFFICIENCY, Exclusion
+from dispatch.planning.planner import DEFAULT_EFFICIENCY, Exclusion
 from dispatch.tasks import activate_due_events
 from portal.partners import create_partner_client
 from portal.roles import Role

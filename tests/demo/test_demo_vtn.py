@@ -17,8 +17,8 @@ from demo.grid_operator import (
     ensure_demo_grid_source,
     run_demo_vtn,
 )
+from dispatch.grid.ven import VenRunner
 from dispatch.models import Event, GridSignalRoute
-from dispatch.ven import VenRunner
 from tests.dispatch.events_support import open_program
 from tests.dispatch.grid_support import Loop
 from tests.net import free_port

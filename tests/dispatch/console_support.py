@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from devices.models import DeviceCommand, OptOut, TelemetryRollup, Vehicle, VehicleState
-from dispatch.measurement import floor_interval
+from dispatch.measurement.baselines import floor_interval
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from tests.dispatch.events_support import make_event, open_program
 from tests.factories import AutomakerPartnerFactory, _vin

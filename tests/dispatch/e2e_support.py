@@ -20,7 +20,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from devices.models import BatteryPolicy, CustomerPreference, Vehicle, VehicleState
-from dispatch.measurement import mv_grid
+from dispatch.measurement.baselines import mv_grid
 from tests.dispatch import fleet_support
 from tests.dispatch.console_support import add_rollups
 from tests.factories import AutomakerPartnerFactory

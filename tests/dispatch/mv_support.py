@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from devices.models import TelemetryRollup
-from dispatch import measurement
+from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from tests.dispatch.events_support import make_event, open_program
 from tests.factories import VehicleFactory
@@ -125,7 +125,7 @@ def measured_event(utility) -> Event:
     rollups(vehicle, grid, -5)
     add_participant(event, vehicle)
     with scope(utility=utility.pk):
-        measurement.measure_event(event.pk)
+        measure_event(event.pk)
     event.refresh_from_db()
     return event
 

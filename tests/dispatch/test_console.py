@@ -16,7 +16,7 @@ from django_scopes import scopes_disabled
 
 from devices.models import DeviceCommand
 from dispatch.charts import event_chart
-from dispatch.measurement import IntervalSummary
+from dispatch.measurement.intervals import IntervalSummary
 from dispatch.models import Event, EventPlanRun
 from portal.roles import Role
 from tests.dispatch.console_support import (
@@ -331,7 +331,7 @@ def test_it_runs_the_same_queries_for_50_and_500_participants(
     set_states(small[:30], soc_pct=50, power_kw=-9.6)
     idle_history(small[:30], event)
     url = _url(name, event, "?role=selected")
-    operator.get(url)  # the first view caches the baselines (dispatch.measurement)
+    operator.get(url)  # the first view caches the baselines (dispatch.measurement.intervals)
     with CaptureQueriesContext(connection) as few:
         assert operator.get(url).status_code == 200
     expected = len(few.captured_queries)

@@ -14,7 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dispatch import measurement, tasks
+from dispatch import tasks
+from dispatch.measurement.baselines import mv_grid
+from dispatch.measurement.run import measure_event
 from dispatch.models import Event
 from enrollment.incentives.models import Incentive
 from portal.roles import Role
@@ -57,7 +59,7 @@ def _ended_event(utility, *, program=None, hours_ago=2, vehicles=1, enrollment=N
     during it: 9 kW delivered per interval (rating 10 kW)."""
     starts_at = (timezone.now() - timedelta(hours=hours_ago + 1)).replace(second=0, microsecond=0)
     event = mv_event(utility, starts_at=starts_at, program=program)
-    grid = measurement.mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
+    grid = mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
     day = timezone.localtime(starts_at, utility.tzinfo).date()
     cars = [enrollment.vehicle] if enrollment else []
     cars += VehicleFactory.create_batch(vehicles - len(cars), utility=utility)
@@ -104,7 +106,7 @@ def test_it_shows_the_figures_of_each_vehicle_and_interval(client, utility_a):
     enrollment = participant(program)
     event = _ended_event(utility_a, program=program, enrollment=enrollment)
     with scope(utility=utility_a.pk):
-        measurement.measure_event(event.pk)
+        measure_event(event.pk)
     event.refresh_from_db()
     text = (
         _login(client, utility_a, Role.PROGRAM_ANALYST)
@@ -141,8 +143,8 @@ def test_the_report_page_runs_a_fixed_number_of_queries(
     few = _ended_event(utility_a, vehicles=2)
     many = _ended_event(utility_a, vehicles=60)
     with scope(utility=utility_a.pk):
-        measurement.measure_event(few.pk)
-        measurement.measure_event(many.pk)
+        measure_event(few.pk)
+        measure_event(many.pk)
     _login(client, utility_a)
     with django_assert_max_num_queries(30) as captured:
         assert client.get(_url("event_report", utility_a, few.pk)).status_code == 200
@@ -272,7 +274,7 @@ def test_bad_addresses_and_other_tenants_are_404(client, utility_a, utility_b):
 def test_the_csv_has_a_row_per_vehicle_and_interval(client, utility_a):
     event = _ended_event(utility_a, vehicles=2)
     with scope(utility=utility_a.pk):
-        measurement.measure_event(event.pk)
+        measure_event(event.pk)
     response = _login(client, utility_a, Role.AUDITOR).get(
         _url("event_report_csv", utility_a, event.pk)
     )
@@ -283,7 +285,7 @@ def test_the_csv_has_a_row_per_vehicle_and_interval(client, utility_a):
         "vin", "role", "interval_start", "baseline_kw", "actual_kw", "delivered_kw", "period",
         "rebound_kw",
     ]  # fmt: skip
-    grid = measurement.mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
+    grid = mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
     rebound = event_rebound_intervals(event)
     assert len(rows) == 1 + 2 * (len(grid) + rebound)
     first = rows[1]
@@ -348,7 +350,7 @@ def test_the_command_pays_season_capacity(utility_a):
     rollups(enrollment.vehicle, quarters(event.starts_at, event.ends_at), -6)
     add_participant(event, enrollment.vehicle, enrollment=enrollment, rating_kw=20)
     with scope(utility=utility_a.pk):
-        measurement.measure_event(event.pk, now=local(utility_a, day, 20))
+        measure_event(event.pk, now=local(utility_a, day, 20))
     out = io.StringIO()
 
     call_command(

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django_scopes import scope
 
-from dispatch import services
 from dispatch.models import Event
+from dispatch.services.errors import GuardrailsFailed, StaleEvent
+from dispatch.services.events import cancel_event, end_early, extend, schedule_event
 from portal.models import AuditEvent
 from tests.dispatch.events_support import WEEKDAY_EVENINGS, make_event, open_program, utc
 from tests.factories import UserFactory
@@ -25,7 +26,7 @@ def _schedule(program, **kwargs):
         "starts_at": EVENING, "duration_minutes": 120, "actor": UserFactory(), "now": NOW,
     }  # fmt: skip
     with scope(utility=program.utility.pk):
-        return services.schedule_event(**{**args, **kwargs})
+        return schedule_event(**{**args, **kwargs})
 
 
 def test_it_schedules_an_event_that_passes_every_guardrail(utility_a):
@@ -43,7 +44,7 @@ def test_it_refuses_an_event_listing_every_failed_rule(utility_a):
     program = open_program(
         utility_a, min_notice_minutes=24 * 60, max_hours_per_event=1, **WEEKDAY_EVENINGS
     )
-    with pytest.raises(services.GuardrailsFailed) as refused:
+    with pytest.raises(GuardrailsFailed) as refused:
         _schedule(program)
     assert refused.value.details["rules"] == ["notice", "hours_per_event"]
     with scope(utility=utility_a.pk):
@@ -53,7 +54,7 @@ def test_it_refuses_an_event_listing_every_failed_rule(utility_a):
 def test_it_refuses_an_overlap_of_equal_priority_and_names_the_event(utility_a):
     program = open_program(utility_a)
     first = _schedule(program, priority=3)
-    with pytest.raises(services.GuardrailsFailed) as refused:
+    with pytest.raises(GuardrailsFailed) as refused:
         _schedule(program, priority=3, starts_at=EVENING + timedelta(hours=1))
     assert f"event #{first.pk}" in refused.value.message
     assert _schedule(program, priority=4, starts_at=EVENING + timedelta(hours=1)).pk
@@ -63,21 +64,21 @@ def test_it_does_not_count_cancelled_events_against_the_monthly_limit(utility_a)
     program = open_program(utility_a, max_events_per_month=1)
     make_event(program=program, starts_at=EVENING - timedelta(days=1), cancelled_at=NOW)
     assert _schedule(program).pk
-    with pytest.raises(services.GuardrailsFailed):
+    with pytest.raises(GuardrailsFailed):
         _schedule(program, starts_at=EVENING + timedelta(days=1))
 
 
 def test_it_cancels_a_scheduled_event_once(utility_a):
     event = make_event(utility_a, starts_at=EVENING)
     with scope(utility=utility_a.pk):
-        services.cancel_event(event=event, actor=None, expected_modification=0, now=NOW)
+        cancel_event(event=event, actor=None, expected_modification=0, now=NOW)
         event.refresh_from_db()
         assert event.status_at(NOW) == Event.Status.CANCELLED
         assert event.modification_number == 1
-        with pytest.raises(services.StaleEvent, match="changed since you loaded"):
-            services.cancel_event(event=event, actor=None, expected_modification=0, now=NOW)
-        with pytest.raises(services.StaleEvent, match="cancelled event cannot be cancelled"):
-            services.cancel_event(event=event, actor=None, now=NOW)
+        with pytest.raises(StaleEvent, match="changed since you loaded"):
+            cancel_event(event=event, actor=None, expected_modification=0, now=NOW)
+        with pytest.raises(StaleEvent, match="cancelled event cannot be cancelled"):
+            cancel_event(event=event, actor=None, now=NOW)
         assert AuditEvent.objects.filter(action="event.cancelled").count() == 1
 
 
@@ -85,9 +86,9 @@ def test_it_ends_an_active_event_early(utility_a):
     event = make_event(utility_a, starts_at=EVENING, duration_minutes=120)
     during = EVENING + timedelta(minutes=30)
     with scope(utility=utility_a.pk):
-        with pytest.raises(services.StaleEvent):
-            services.end_early(event=event, actor=None, now=NOW)  # not started yet
-        services.end_early(event=event, actor=None, expected_modification=0, now=during)
+        with pytest.raises(StaleEvent):
+            end_early(event=event, actor=None, now=NOW)  # not started yet
+        end_early(event=event, actor=None, expected_modification=0, now=during)
         event.refresh_from_db()
     assert event.ends_at == during
     assert event.status_at(during) == Event.Status.COMPLETED
@@ -98,20 +99,20 @@ def test_it_extends_within_the_programs_hours_per_event(utility_a):
     event = make_event(program=program, starts_at=EVENING, duration_minutes=120)
     during = EVENING + timedelta(minutes=30)
     with scope(utility=utility_a.pk):
-        services.extend(event=event, minutes=60, actor=None, expected_modification=0, now=during)
+        extend(event=event, minutes=60, actor=None, expected_modification=0, now=during)
         event.refresh_from_db()
         assert event.ends_at == EVENING + timedelta(hours=3)
         assert event.modification_number == 1
-        with pytest.raises(services.GuardrailsFailed, match="exceeds"):
-            services.extend(event=event, minutes=1, actor=None, now=during)
+        with pytest.raises(GuardrailsFailed, match="exceeds"):
+            extend(event=event, minutes=1, actor=None, now=during)
 
 
 def test_it_does_not_extend_into_an_event_of_higher_priority(utility_a):
     program = open_program(utility_a)
     event = make_event(program=program, starts_at=EVENING, duration_minutes=60, priority=1)
     make_event(program=program, starts_at=EVENING + timedelta(hours=1), priority=2)
-    with scope(utility=utility_a.pk), pytest.raises(services.GuardrailsFailed, match="Overlaps"):
-        services.extend(event=event, minutes=30, actor=None, now=NOW)
+    with scope(utility=utility_a.pk), pytest.raises(GuardrailsFailed, match="Overlaps"):
+        extend(event=event, minutes=30, actor=None, now=NOW)
 
 
 def test_it_notifies_an_event_scheduled_inside_its_lead_time_at_once(utility_a):

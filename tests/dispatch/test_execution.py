@@ -10,7 +10,9 @@ from django_scopes import scope, scopes_disabled
 
 from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand, OptOut, VehicleState
-from dispatch import execution, tasks
+from dispatch import tasks
+from dispatch.execution.activation import activate_event
+from dispatch.execution.restores import cancel_or_end
 from dispatch.models import EventPlanRun
 from portal.models import AuditEvent
 from tests.dispatch.events_support import make_event, open_program
@@ -69,7 +71,7 @@ def test_activation_issues_one_set_of_commands_within_limits(utility_a, deliveri
     _enrolled(program, plugged_in=False)
     event = _due_event(utility_a, program=program, duration_minutes=60)
 
-    result = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    result = activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     commands = _commands(event)
     assert result.status == "issued"
@@ -87,10 +89,10 @@ def test_activating_twice_issues_nothing_new(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = _due_event(utility_a, program=program)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
     before = len(_commands(event))
 
-    again = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    again = activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     assert again.status == "already_planned"
     assert len(_commands(event)) == before > 0
@@ -101,10 +103,7 @@ def test_an_event_not_yet_notified_is_not_planned(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = make_event(utility_a, program=program)  # tomorrow
-    assert (
-        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
-        == "not_plannable"
-    )
+    assert activate_event(utility_id=event.utility_id, event_id=event.pk).status == "not_plannable"
     assert _commands(event) == []
 
 
@@ -124,7 +123,7 @@ def test_opted_out_vehicles_get_no_discharge_commands(utility_a, deliveries):
             starts_at=event.starts_at - timedelta(hours=1), ends_at=event.ends_at,
         )  # fmt: skip
 
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     assert {c.vehicle_id for c in _commands(event)} == {kept.pk}
 
@@ -133,14 +132,14 @@ def test_cancellation_issues_restore_commands(utility_a, deliveries):
     program = open_program(utility_a)
     vehicles = [_enrolled(program) for _ in range(2)]
     event = _due_event(utility_a, program=program)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
     with scopes_disabled():
         event.cancelled_at = timezone.now()
         event.modification_number += 1
         event.save()
 
-    result = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
-    again = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
+    result = cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
+    again = cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
 
     restores = _commands(event, kind=DeviceCommand.Kind.RESTORE)
     holds = _commands(event, kind=DeviceCommand.Kind.CURTAIL)
@@ -151,24 +150,21 @@ def test_cancellation_issues_restore_commands(utility_a, deliveries):
     assert all(c.setpoint_kw == 0 for c in restores)
     assert deliveries[-1] == (utility_a.pk, {v.partner_id for v in vehicles})
     # A cancelled event is never planned again.
-    assert (
-        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
-        == "not_plannable"
-    )
+    assert activate_event(utility_id=event.utility_id, event_id=event.pk).status == "not_plannable"
 
 
 def test_cancelling_in_the_console_restores_the_commanded_vehicles(
     utility_a, deliveries, eager_tasks, django_capture_on_commit_callbacks
 ):
-    from dispatch import services
+    from dispatch.services.events import cancel_event
 
     program = open_program(utility_a)
     vehicles = [_enrolled(program) for _ in range(2)]
     event = _due_event(utility_a, program=program)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     with django_capture_on_commit_callbacks(execute=True), scope(utility=utility_a.pk):
-        services.cancel_event(event=event, actor=None, reason="feeder back to normal")
+        cancel_event(event=event, actor=None, reason="feeder back to normal")
 
     restores = _commands(event, kind=DeviceCommand.Kind.RESTORE)
     assert {c.vehicle_id for c in restores} == {v.pk for v in vehicles}
@@ -178,11 +174,8 @@ def test_a_live_event_gets_no_restore_commands(utility_a, deliveries):
     program = open_program(utility_a)
     _enrolled(program)
     event = _due_event(utility_a, program=program)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
-    assert (
-        execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk).status
-        == "not_plannable"
-    )
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
+    assert cancel_or_end(utility_id=event.utility_id, event_id=event.pk).status == "not_plannable"
     assert _commands(event, kind=DeviceCommand.Kind.RESTORE) == []
 
 
@@ -203,7 +196,7 @@ def test_the_due_events_task_picks_only_due_unplanned_events_of_any_utility(
     cancelled = _due_event(utility_b, program=program_b, cancelled_at=timezone.now())
     draft = _due_event(utility_a, program=program_a, scheduled=False)
     already = _due_event(utility_a, program=program_a)
-    execution.activate_event(utility_id=already.utility_id, event_id=already.pk)
+    activate_event(utility_id=already.utility_id, event_id=already.pk)
     issued_before = len(_commands(already))
 
     started = tasks.activate_due_events.delay().get()
@@ -259,8 +252,7 @@ def test_an_event_with_nothing_to_send_is_planned_once(utility_a, deliveries, ea
 
     assert tasks.activate_due_events.delay().get() == 1
     assert (
-        execution.activate_event(utility_id=event.utility_id, event_id=event.pk).status
-        == "already_planned"
+        activate_event(utility_id=event.utility_id, event_id=event.pk).status == "already_planned"
     )
     assert tasks.activate_due_events.delay().get() == 0
     assert _commands(event) == []

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dispatch.grid_signals import receive_openadr_event
+from dispatch.grid.openadr import receive_openadr_event
 from dispatch.models import Event, GridSignalRoute, GridSignalSource
 from portal.models import AuditEvent
 from portal.roles import Role

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dispatch.grid_signals import OPT_IN, OPT_OUT, receive_openadr_event
+from dispatch.grid.openadr import OPT_IN, OPT_OUT, receive_openadr_event
 from dispatch.models import Event, GridSignal
 from portal.models import AuditEvent
 from tests.dispatch.events_support import WEEKDAY_EVENINGS, open_program

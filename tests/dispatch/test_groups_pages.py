@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 from django_scopes import scope, scopes_disabled
 
-from dispatch import group_views, services
 from dispatch.models import DispatchGroup
+from dispatch.services.errors import GroupError
+from dispatch.services.groups import save_group
+from dispatch.views import groups as group_views
 from portal.models import AuditEvent
 from portal.roles import Role
 from tests.dispatch.targeting_support import make_group
@@ -157,10 +159,10 @@ def test_it_lets_viewers_read_and_dispatchers_change(client, utility_a, role, re
 def test_the_service_refuses_another_utilitys_vehicle_and_a_blank_name(utility_a, utility_b):
     theirs = VehicleFactory(utility=utility_b)
     with scope(utility=utility_a.pk):
-        with pytest.raises(services.GroupError, match="not vehicles of Alpha Power") as refused:
-            services.save_group(utility=utility_a, name="Depot", vehicle_ids=[theirs.pk])
+        with pytest.raises(GroupError, match="not vehicles of Alpha Power") as refused:
+            save_group(utility=utility_a, name="Depot", vehicle_ids=[theirs.pk])
         assert refused.value.details == {"field": "vehicles", "vehicle_ids": [theirs.pk]}
-        with pytest.raises(services.GroupError, match="Give the group a name"):
-            services.save_group(utility=utility_a, name="  ")
+        with pytest.raises(GroupError, match="Give the group a name"):
+            save_group(utility=utility_a, name="  ")
     with scopes_disabled():
         assert not DispatchGroup.objects.exists()

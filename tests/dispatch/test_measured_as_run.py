@@ -9,7 +9,7 @@ from datetime import date, time, timedelta
 import pytest
 from django_scopes import scope, scopes_disabled
 
-from dispatch import measurement
+from dispatch.measurement.run import measure_event
 from dispatch.models import Event
 from tests.dispatch.mv_support import (
     add_participant,
@@ -30,7 +30,7 @@ DAYS = weekdays_before(EVENT_DAY, 10, skip=[date(2026, 7, 3)])
 
 def _measure(utility, event, *, at):
     with scope(utility=utility.pk):
-        measurement.measure_event(event.pk, now=at)
+        measure_event(event.pk, now=at)
     event.refresh_from_db()
     return event.measurement
 

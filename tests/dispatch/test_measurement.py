@@ -14,8 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.models import OptOut, TelemetryRollup
-from dispatch import measurement
-from dispatch.measurement import IntervalSummary, interval_summary
+from dispatch.measurement.baselines import (
+    MeasurementError,
+    NotEnded,
+    NotMeasurable,
+    adjustment_factor,
+    baselines,
+    delivered,
+    mv_grid,
+)
+from dispatch.measurement.incentives import award_season_capacity
+from dispatch.measurement.intervals import IntervalSummary, interval_summary
+from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives.models import Incentive
 from tests.dispatch.mv_support import (
@@ -161,9 +171,9 @@ def test_precharge_delivers_extra_charging(utility_a):
 
 def _baseline(utility, vehicle, event=None, *, adjust=True):
     event = event or _event(utility)
-    grid = measurement.mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
+    grid = mv_grid(starts_at=event.starts_at, ends_at=event.ends_at)
     with scope(utility=utility.pk):
-        return measurement.baselines(
+        return baselines(
             utility=utility,
             vehicle_ids=[vehicle.pk],
             grid=grid,
@@ -279,16 +289,14 @@ finite = st.floats(min_value=-500, max_value=500, allow_nan=False)
 
 @given(actual=finite, baseline=finite)
 def test_the_adjustment_factor_stays_within_its_clamp(actual, baseline):
-    assert 0.8 <= measurement.adjustment_factor(actual_kw=actual, baseline_kw=baseline) <= 1.2
+    assert 0.8 <= adjustment_factor(actual_kw=actual, baseline_kw=baseline) <= 1.2
 
 
 @given(
     baseline=finite, actual=finite, rating=st.floats(min_value=0, max_value=50), pre=st.booleans()
 )
 def test_delivered_never_exceeds_the_rating(baseline, actual, rating, pre):
-    value = measurement.delivered(
-        baseline_kw=baseline, actual_kw=actual, rating_kw=rating, precharge=pre
-    )
+    value = delivered(baseline_kw=baseline, actual_kw=actual, rating_kw=rating, precharge=pre)
     assert value <= rating
     assert value == min(rating, (actual - baseline) if pre else (baseline - actual))
 
@@ -329,7 +337,7 @@ def _measured_event(utility, *, program=None, enrollment=None):
 
 def _measure(utility, event, **kwargs):
     with scope(utility=utility.pk):
-        return measurement.measure_event(event.pk, now=local(utility, *AFTER), **kwargs)
+        return measure_event(event.pk, now=local(utility, *AFTER), **kwargs)
 
 
 def test_it_measures_each_participant_and_the_event(utility_a):
@@ -438,12 +446,12 @@ def test_it_refuses_events_that_have_not_ended_or_were_cancelled(utility_a):
     event = _event(utility_a)
     cancelled = _event(utility_a, cancelled_at=local(utility_a, EVENT_DAY, 9))
     with scope(utility=utility_a.pk):
-        with pytest.raises(measurement.NotEnded, match="has not ended yet"):
-            measurement.measure_event(event.pk, now=local(utility_a, EVENT_DAY, 17, 30))
-        with pytest.raises(measurement.NotMeasurable, match="cancelled"):
-            measurement.measure_event(cancelled.pk, now=local(utility_a, *AFTER))
-        with pytest.raises(measurement.MeasurementError, match="no event"):
-            measurement.measure_event(event.pk + 1000, now=local(utility_a, *AFTER))
+        with pytest.raises(NotEnded, match="has not ended yet"):
+            measure_event(event.pk, now=local(utility_a, EVENT_DAY, 17, 30))
+        with pytest.raises(NotMeasurable, match="cancelled"):
+            measure_event(cancelled.pk, now=local(utility_a, *AFTER))
+        with pytest.raises(MeasurementError, match="no event"):
+            measure_event(event.pk + 1000, now=local(utility_a, *AFTER))
 
 
 def test_an_event_ended_early_is_measured_up_to_its_end(utility_a):
@@ -526,10 +534,10 @@ def test_it_pays_season_capacity_on_the_average_delivered_kw(utility_a):
     )
     rollups(enrollment.vehicle, quarters(later.starts_at, later.ends_at), -6)
     with scope(utility=utility_a.pk):
-        measurement.measure_event(later.pk, now=local(utility_a, date(2026, 8, 6), 9))
+        measure_event(later.pk, now=local(utility_a, date(2026, 8, 6), 9))
 
-        awards = measurement.award_season_capacity(program=program, season="Summer 2026")
-        again = measurement.award_season_capacity(program=program, season="Summer 2026")
+        awards = award_season_capacity(program=program, season="Summer 2026")
+        again = award_season_capacity(program=program, season="Summer 2026")
 
     assert [(a.events, a.average_kw) for a in awards] == [(2, 7.2)]
     assert again[0].incentive_id == awards[0].incentive_id
@@ -542,13 +550,13 @@ def test_it_pays_season_capacity_on_the_average_delivered_kw(utility_a):
 def test_season_capacity_refuses_what_it_cannot_pay(utility_a):
     program = funded_program(utility_a, min_notice_minutes=0, kind="v2h")
     with scope(utility=utility_a.pk):
-        with pytest.raises(measurement.MeasurementError, match="no active capacity"):
-            measurement.award_season_capacity(program=program, season="Summer 2026")
+        with pytest.raises(MeasurementError, match="no active capacity"):
+            award_season_capacity(program=program, season="Summer 2026")
         capacity_offer(program)
-        with pytest.raises(measurement.MeasurementError, match="no measured events"):
-            measurement.award_season_capacity(program=program, season="Summer 2026")
-        with pytest.raises(measurement.MeasurementError, match="Name the season"):
-            measurement.award_season_capacity(program=program, season="  ")
+        with pytest.raises(MeasurementError, match="no measured events"):
+            award_season_capacity(program=program, season="Summer 2026")
+        with pytest.raises(MeasurementError, match="Name the season"):
+            award_season_capacity(program=program, season="  ")
 
 
 def test_days_without_telemetry_at_the_baselines_times_are_missing_data(utility_a):

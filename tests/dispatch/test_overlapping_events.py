@@ -16,7 +16,9 @@ from django_scopes import scope, scopes_disabled
 from demo.management.commands.run_portal import prepare_runtime_dirs
 from devices.models import DeviceCommand, Vehicle
 from devices.simulator.state import Behaviour
-from dispatch import measurement
+from dispatch.measurement import premise
+from dispatch.measurement.baselines import mv_grid
+from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant
 from dispatch.tasks import activate_event
 from enrollment.incentives.models import Incentive
@@ -164,12 +166,12 @@ def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulato
             event.refresh_times()
             event.save(update_fields=["ended_early_at", "ends_at"])
     e2e_support.idle_history(vehicles, around=peak.starts_at)
-    add_rollups(vehicles, measurement.mv_grid(starts_at=peak.starts_at, ends_at=end), power_kw=-9.6)
+    add_rollups(vehicles, mv_grid(starts_at=peak.starts_at, ends_at=end), power_kw=-9.6)
     after = end + timedelta(hours=2)
     offer = performance_offer(fleet.program, season_cap=None)
     with scope(utility=fleet.utility.pk):
-        peak_kwh = measurement.measure_event(peak.pk, now=after).delivered_kwh
-        emergency_kwh = measurement.measure_event(emergency.pk, now=after).delivered_kwh
+        peak_kwh = measure_event(peak.pk, now=after).delivered_kwh
+        emergency_kwh = measure_event(emergency.pk, now=after).delivered_kwh
     with scopes_disabled():
         committed = min(
             EventParticipant.objects.filter(event=peak).values_list("selected_at", flat=True)
@@ -186,7 +188,7 @@ def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulato
     # time the vehicles were committed (from the peak event's plan), counted once — not
     # once per event.
     hours = (end - committed).total_seconds() / 3600
-    per_vehicle_kw = measurement.premise.premise_load_kw()
+    per_vehicle_kw = premise.premise_load_kw()
     assert emergency_kwh > 0
     assert peak_kwh + emergency_kwh == pytest.approx(FLEET * per_vehicle_kw * hours, abs=0.01)
     # And paid once: each event pays its own kWh at the offer's rate, so the two events'

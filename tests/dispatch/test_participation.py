@@ -15,9 +15,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dispatch import participation, tasks
+from dispatch import tasks
+from dispatch.measurement import participation
 from dispatch.models import EventParticipant
-from dispatch.planning import Exclusion
+from dispatch.planning.planner import Exclusion
 from enrollment.incentives.models import Incentive
 from tests.dispatch.mv_support import add_participant, local, mv_event
 from tests.incentives.support import funded_program, monthly_offer, participant

@@ -1,4 +1,4 @@
-"""Dispatch planning (dispatch/planning.py): concrete numbers and property-based tests."""
+"""Dispatch planning (dispatch/planning/planner.py): concrete numbers and property-based tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devices.limits import LimitSource, combine
-from dispatch.planning import (
+from dispatch.planning.planner import (
     DISCHARGE_KINDS,
     EventInput,
     EventKind,

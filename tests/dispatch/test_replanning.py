@@ -12,9 +12,13 @@ from django_scopes import scope, scopes_disabled
 from devices import tasks as adapter_tasks
 from devices.models import BatteryPolicy, CustomerPreference, DeviceCommand, OptOut, VehicleState
 from devices.services.opt_outs import record_opt_out
-from dispatch import commands as dispatch_commands
-from dispatch import execution, services, tasks
+from dispatch import tasks
+from dispatch.execution import commands as dispatch_commands
+from dispatch.execution.activation import activate_event
+from dispatch.execution.replanning import replan_event
+from dispatch.execution.restores import cancel_or_end
 from dispatch.models import Event, EventParticipant, EventPlanRun
+from dispatch.services.events import extend
 from portal.models import AuditEvent
 from tests.dispatch.events_support import make_event, open_program
 from tests.enrollment.programs_support import EnrollmentFactory
@@ -102,7 +106,7 @@ def test_planning_records_every_vehicle_with_its_role_and_reason(utility_a, outb
     # 9.6 kW each: a 15 kW target with a 10 % margin needs two vehicles.
     event = _active_event(utility_a, program, target_kw=15, minutes_ago=-30)
 
-    result = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    result = activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     participants = _participants(event)
     roles = {vid: p.role for vid, p in participants.items()}
@@ -162,7 +166,7 @@ def test_planning_uses_the_monthly_event_count_and_departure_times(utility_a, ou
             utility=utility_a, vehicle=leaving, departure_time=departs, target_soc_pct=90
         )
 
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     participants = _participants(event)
     assert busy.partner_id != free.partner_id  # the policy binds only busy's partner
@@ -181,7 +185,7 @@ def _planned_active_event(utility, *, dispatched=2, reserves=2, target_kw=15):
     for v in vehicles:
         PartnerAgreementFactory(utility=utility, partner=v.partner)
     event = _active_event(utility, program, target_kw=target_kw)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
     participants = _participants(event)
     chosen = [v for v in vehicles if participants[v.pk].role == Role.SELECTED]
     spare = [v for v in vehicles if participants[v.pk].role == Role.RESERVE]
@@ -191,9 +195,7 @@ def _planned_active_event(utility, *, dispatched=2, reserves=2, target_kw=15):
 
 def test_nothing_changed_means_no_replan(utility_a, outbox):
     event, _, _ = _planned_active_event(utility_a)
-    assert (
-        execution.replan_event(utility_id=event.utility_id, event_id=event.pk).status == "unchanged"
-    )
+    assert replan_event(utility_id=event.utility_id, event_id=event.pk).status == "unchanged"
     with scopes_disabled():
         assert EventPlanRun.objects.filter(event=event).count() == 1
 
@@ -204,7 +206,7 @@ def test_an_opt_out_during_the_event_brings_in_a_reserve(utility_a, outbox):
     with scope(utility=utility_a.pk):
         record_opt_out(vehicle=quitter, event_ref=str(event.pk), reason="Driving to the ER")
 
-    result = execution.replan_event(utility_id=event.utility_id, event_id=event.pk)
+    result = replan_event(utility_id=event.utility_id, event_id=event.pk)
 
     participants = _participants(event)
     assert result.status == "replanned" and result.dropped == 1 and result.added == 1
@@ -227,9 +229,7 @@ def test_an_opt_out_during_the_event_brings_in_a_reserve(utility_a, outbox):
     assert run.committed_kw[-1] == pytest.approx(2 * DISCHARGE_KW)
     assert "1 opted out during the event" in audit.comment
     # Nothing new happened: the next run changes nothing.
-    assert (
-        execution.replan_event(utility_id=event.utility_id, event_id=event.pk).status == "unchanged"
-    )
+    assert replan_event(utility_id=event.utility_id, event_id=event.pk).status == "unchanged"
 
 
 def test_rejected_and_failed_commands_are_replaced_and_restored(utility_a, outbox):
@@ -242,7 +242,7 @@ def test_rejected_and_failed_commands_are_replaced_and_restored(utility_a, outbo
             status=Status.FAILED
         )
 
-    result = execution.replan_event(utility_id=event.utility_id, event_id=event.pk)
+    result = replan_event(utility_id=event.utility_id, event_id=event.pk)
 
     participants = _participants(event)
     assert result.dropped == 2 and result.added == 2
@@ -267,7 +267,7 @@ def test_offline_unplugged_and_underdelivering_vehicles_are_replaced(utility_a, 
     _set_state(chosen[1], ts=now, power_kw=-1.0)  # asked for −9.6 kW, gives −1 kW
     _set_state(spare[0], plugged_in=False, ts=now)  # a reserve unplugged
 
-    result = execution.replan_event(utility_id=event.utility_id, event_id=event.pk)
+    result = replan_event(utility_id=event.utility_id, event_id=event.pk)
 
     participants = _participants(event)
     assert participants[chosen[0].pk].reason == "offline"
@@ -292,7 +292,7 @@ def test_with_no_reserves_left_the_shortfall_is_recorded(utility_a, outbox):
     event, chosen, _ = _planned_active_event(utility_a, dispatched=2, reserves=0)
     with scope(utility=utility_a.pk):
         record_opt_out(vehicle=chosen[0], event_ref=str(event.pk))
-    result = execution.replan_event(utility_id=event.utility_id, event_id=event.pk)
+    result = replan_event(utility_id=event.utility_id, event_id=event.pk)
     assert result.dropped == 1 and result.added == 0
     with scopes_disabled():
         run = EventPlanRun.objects.filter(event=event).latest("id")
@@ -331,7 +331,7 @@ def test_a_completed_event_is_not_replanned(utility_a, outbox):
     _set_state(chosen[0], ts=timezone.now() - timedelta(hours=2))
     later = timezone.now() + timedelta(hours=2)
     assert (
-        execution.replan_event(utility_id=event.utility_id, event_id=event.pk, now=later).status
+        replan_event(utility_id=event.utility_id, event_id=event.pk, now=later).status
         == "not_plannable"
     )
 
@@ -343,13 +343,13 @@ def test_an_extension_replans_and_withdraws_the_previous_revision(utility_a, out
     event, chosen, spare = _planned_active_event(utility_a, dispatched=2, reserves=0)
     first = _commands(event)
     with scope(utility=utility_a.pk):
-        services.extend(
+        extend(
             event=Event.objects.get(pk=event.pk), minutes=30, actor=None,
             expected_modification=event.modification_number, reason="heat wave",
         )  # fmt: skip
     event.refresh_from_db()
 
-    result = execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    result = activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     assert result.status == "issued" and event.modification_number == 1
     latest = _commands(event, revision=1)
@@ -369,12 +369,12 @@ def test_a_vehicle_no_longer_dispatched_after_a_revision_is_restored(utility_a, 
     program = open_program(utility_a)
     vehicles = [_enrolled(program) for _ in range(2)]
     event = _active_event(utility_a, program, target_kw=None, minutes_ago=-30)
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
     _set_state(vehicles[0], plugged_in=False)
     with scopes_disabled():
         Event.objects.filter(pk=event.pk).update(modification_number=1)
 
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
 
     restores = _commands(event, kind=DeviceCommand.Kind.RESTORE)
     assert [c.vehicle_id for c in restores] == [vehicles[0].pk]
@@ -385,7 +385,7 @@ def test_ending_early_withdraws_the_live_commands(utility_a, outbox):
     event, chosen, _ = _planned_active_event(utility_a, dispatched=2, reserves=0)
     with scopes_disabled():
         Event.objects.filter(pk=event.pk).update(ended_early_at=timezone.now())
-    result = execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
+    result = cancel_or_end(utility_id=event.utility_id, event_id=event.pk)
     assert result.vehicles == 2
     cancelled = [kw for name, kw in outbox["cancels"] if name == "devices.cancel_commands"]
     with scopes_disabled():
@@ -407,7 +407,7 @@ def test_opted_out_reserves_are_never_brought_in(utility_a, outbox):
         DeviceCommand.objects.filter(vehicle=chosen[0], source_id=str(event.pk)).update(
             status=Status.REJECTED
         )
-    execution.replan_event(utility_id=event.utility_id, event_id=event.pk)
+    replan_event(utility_id=event.utility_id, event_id=event.pk)
     participants = _participants(event)
     assert participants[spare[0].pk].role == Role.EXCLUDED
     assert participants[spare[1].pk].role == Role.SELECTED
@@ -425,7 +425,7 @@ def test_a_start_time_only_departure_uses_the_next_morning(utility_a, outbox):
             departure_time=time((start_local.hour - 1) % 24, start_local.minute),
             target_soc_pct=80,
         )  # fmt: skip
-    execution.activate_event(utility_id=event.utility_id, event_id=event.pk)
+    activate_event(utility_id=event.utility_id, event_id=event.pk)
     assert _participants(event)[vehicle.pk].role == Role.SELECTED
 
 
@@ -443,7 +443,7 @@ def test_restores_after_an_early_end_are_staggered_and_spare_held_vehicles(
     ended = timezone.now().replace(microsecond=0)
     with scopes_disabled():
         Event.objects.filter(pk=event.pk).update(ended_early_at=ended, modification_number=1)
-    execution.cancel_or_end(utility_id=event.utility_id, event_id=event.pk, now=ended)
+    cancel_or_end(utility_id=event.utility_id, event_id=event.pk, now=ended)
 
     with scopes_disabled():
         restores = list(DeviceCommand.objects.filter(source_id=str(event.pk), kind=Kind.RESTORE))

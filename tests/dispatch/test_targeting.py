@@ -14,8 +14,10 @@ from django_scopes import scope, scopes_disabled
 
 from devices.models import Vehicle
 from devices.vin import with_check_digit
-from dispatch import selectors, services
+from dispatch import selectors
 from dispatch.models import Event
+from dispatch.services.errors import TargetingError
+from dispatch.services.events import schedule_event
 from enrollment.models import Enrollment
 from portal.models import AuditEvent
 from portal.roles import Role
@@ -177,7 +179,7 @@ def _schedule(program, **kwargs):
         "actor": UserFactory(),
     }  # fmt: skip
     with scope(utility=program.utility_id):
-        return services.schedule_event(**{**args, **kwargs})
+        return schedule_event(**{**args, **kwargs})
 
 
 def _audit_targets(event) -> dict:
@@ -206,7 +208,7 @@ def test_it_refuses_groups_that_are_missing_empty_or_another_utilitys(fleet, uti
         ([theirs.pk], f"Unknown dispatch group: #{theirs.pk}"),
     ]
     for group_ids, message in cases:
-        with pytest.raises(services.TargetingError, match=message) as refused:
+        with pytest.raises(TargetingError, match=message) as refused:
             _schedule(program, targeting=G, group_ids=group_ids)
         assert refused.value.details["field"] == "groups"
     with scopes_disabled():
@@ -218,10 +220,10 @@ def test_it_schedules_an_event_for_known_feeders_only(fleet):
     event = _schedule(program, targeting=F, feeders=[" F-2", "F-1", "F-1"])
     assert event.feeders == ["F-1", "F-2"]
     assert _audit_targets(event) == {"targeting": F, "feeders": ["F-1", "F-2"]}
-    with pytest.raises(services.TargetingError, match="Choose at least one feeder"):
+    with pytest.raises(TargetingError, match="Choose at least one feeder"):
         _schedule(program, targeting=F, feeders=["  "])
     # F-3 serves an account of another program only.
-    with pytest.raises(services.TargetingError, match=r"feeders F-3, F-9\.") as refused:
+    with pytest.raises(TargetingError, match=r"feeders F-3, F-9\.") as refused:
         _schedule(program, targeting=F, feeders=["F-1", "F-3", "F-9"])
     assert refused.value.details["field"] == "feeders"
 
@@ -237,7 +239,7 @@ def test_it_schedules_named_vehicles_and_lists_the_vins_it_refuses(fleet, utilit
     }  # fmt: skip
     foreign = VehicleFactory(utility=utility_b)
     refused_ids = [v["a"].pk, v["elsewhere"].pk, v["excluded"].pk, v["inactive"].pk, foreign.pk]
-    with pytest.raises(services.TargetingError) as refused:
+    with pytest.raises(TargetingError) as refused:
         _schedule(program, targeting=N, vehicle_ids=refused_ids)
     message = refused.value.message
     assert message.startswith("4 named vehicles cannot be dispatched")
@@ -253,11 +255,11 @@ def test_it_schedules_named_vehicles_and_lists_the_vins_it_refuses(fleet, utilit
 def test_it_refuses_targets_of_another_kind_than_the_targeting(fleet, utility_a):
     program, v = fleet
     group = make_group(utility_a, vehicles=[v["a"]])
-    with pytest.raises(services.TargetingError, match="dispatch groups were also given"):
+    with pytest.raises(TargetingError, match="dispatch groups were also given"):
         _schedule(program, targeting=W, group_ids=[group.pk])
-    with pytest.raises(services.TargetingError, match="feeders and named vehicles"):
+    with pytest.raises(TargetingError, match="feeders and named vehicles"):
         _schedule(program, targeting=G, group_ids=[group.pk], feeders=["F-1"], vehicle_ids=[1])
-    with pytest.raises(services.TargetingError, match="not a kind of targeting"):
+    with pytest.raises(TargetingError, match="not a kind of targeting"):
         _schedule(program, targeting="everyone")
 
 

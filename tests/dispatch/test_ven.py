@@ -21,8 +21,8 @@ from django_scopes import scopes_disabled
 from openleadr import OpenADRServer
 from openleadr.utils import certificate_fingerprint
 
+from dispatch.grid.ven import VenRunner
 from dispatch.models import Event, GridSignal, GridSignalSource
-from dispatch.ven import VenRunner
 from tests.dispatch.events_support import open_program
 from tests.dispatch.grid_support import Loop, route, source
 from tests.net import free_port

@@ -30,6 +30,8 @@ CONTROLLED = (
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
     "TRUST_X_FORWARDED_PROTO",
+    "DISPATCH_RESTORE_STAGGER_MINUTES",
+    "DISPATCH_V2H_PREMISE_LOAD_KW",
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests for their own process only
 )
 
@@ -67,6 +69,11 @@ SETUP = ["-c", "import django; django.setup()"]
         ({"TIME_ZONE": "Mars/Base"}, "TIME_ZONE"),
         ({"DB_CONN_MAX_AGE": "abc"}, "DB_CONN_MAX_AGE"),
         ({"DB_CONN_MAX_AGE": "-5"}, "DB_CONN_MAX_AGE"),
+        ({"DISPATCH_RESTORE_STAGGER_MINUTES": "soon"}, "DISPATCH_RESTORE_STAGGER_MINUTES"),
+        ({"DISPATCH_RESTORE_STAGGER_MINUTES": "-1"}, "DISPATCH_RESTORE_STAGGER_MINUTES"),
+        ({"DISPATCH_V2H_PREMISE_LOAD_KW": "lots"}, "DISPATCH_V2H_PREMISE_LOAD_KW"),
+        ({"DISPATCH_V2H_PREMISE_LOAD_KW": "-0.5"}, "DISPATCH_V2H_PREMISE_LOAD_KW"),
+        ({"DISPATCH_V2H_PREMISE_LOAD_KW": "nan"}, "DISPATCH_V2H_PREMISE_LOAD_KW"),
     ],
     ids=lambda value: value if isinstance(value, str) else ",".join(f"{k}" for k in value),
 )

@@ -8,8 +8,8 @@ from datetime import date
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from dispatch import participation
 from dispatch.management.base import ProgramCommand
+from dispatch.measurement import participation
 from portal.models import Utility
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from dispatch import measurement
 from dispatch.management.base import ProgramCommand
+from dispatch.measurement.baselines import MeasurementError
+from dispatch.measurement.incentives import award_season_capacity
 from portal.models import Utility
 
 
@@ -24,8 +25,8 @@ class Command(ProgramCommand):
     def handle_tenant(self, tenant: Utility, *args, **options):
         program = self.program(tenant, options["program"])
         try:
-            awards = measurement.award_season_capacity(program=program, season=options["season"])
-        except measurement.MeasurementError as exc:
+            awards = award_season_capacity(program=program, season=options["season"])
+        except MeasurementError as exc:
             raise CommandError(exc.message) from None
         refused = [a for a in awards if a.error]
         for award in awards:

@@ -8,7 +8,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from dispatch.ven import VenRunner
+from dispatch.grid.ven import VenRunner
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """The event's intervals while it runs: what was committed (the plan runs), the target, and
 the live console's per-interval baseline, actual, delivered and rebound kW
-(``interval_summary``). The settled figures come from ``dispatch.measurement``."""
+(``interval_summary``). The settled figures come from ``run``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from devices.models import TelemetryRollup
-from dispatch.baselines import (
+from dispatch.measurement.baselines import (
     DIGITS,
     INTERVAL,
     Baseline,

@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Q, QuerySet
 
 from dispatch.models import EventParticipant
-from dispatch.planning import Exclusion
+from dispatch.planning.planner import Exclusion
 from enrollment.incentives import services as incentives
 from enrollment.incentives.models import Incentive, IncentiveOffer
 from enrollment.incentives.selectors import active_offer

@@ -1,5 +1,5 @@
 """The portal as an OpenADR 2.0b VEN: one OpenLEADR client per active ``GridSignalSource``,
-polling its VTN (HTTP pull) and answering each event with what ``grid_signals`` made of it.
+polling its VTN (HTTP pull) and answering each event with what ``openadr`` made of it.
 
 ``VenRunner.run`` keeps the clients in line with the sources: every ``reload_seconds`` it
 starts clients for new or changed sources, stops those of sources removed or switched off,
@@ -28,7 +28,7 @@ from openleadr import OpenADRClient
 from openleadr.utils import certificate_fingerprint
 
 from devices.adapters.webhook import EndpointNotAllowed, check_endpoint
-from dispatch import grid_signals
+from dispatch.grid import openadr
 from dispatch.models import GridSignalSource
 
 logger = logging.getLogger(__name__)
@@ -163,10 +163,10 @@ class VenRunner:
 
     async def _on_event(self, source_pk: int, event: dict) -> str:
         try:
-            return await sync_to_async(grid_signals.receive_openadr_event)(source_pk, event)
+            return await sync_to_async(openadr.receive_openadr_event)(source_pk, event)
         except Exception:  # the VTN gets an answer whatever happens here
             logger.exception("Grid signal source %s: the event could not be handled", source_pk)
-            return grid_signals.OPT_OUT
+            return openadr.OPT_OUT
 
     async def _stop(self, pk: int) -> None:
         _, client = self.clients.pop(pk)

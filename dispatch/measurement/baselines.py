@@ -1,5 +1,5 @@
 """M&V baselines: the 15-minute grid, net load, and each vehicle's CAISO "10-in-10" baseline
-with its same-day adjustment (``dispatch.measurement`` measures events against them).
+with its same-day adjustment (``run`` measures events against them).
 
 Grid. M&V works on the telemetry rollups' clock-aligned 15-minute intervals: an event's M&V
 grid is every ``TelemetryRollup.interval_start`` whose interval overlaps [starts_at, ends_at).

@@ -1,4 +1,4 @@
-"""One event per vehicle at a time (issue 17, point 1).
+"""One event per vehicle at a time.
 
 Overlapping events can target the same vehicles (an emergency called over a running peak
 event, two programs a car is enrolled in). A vehicle is committed to one of them at a time:

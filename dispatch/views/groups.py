@@ -1,7 +1,7 @@
 """Dispatch group pages under /u/<utility_slug>/groups/: the list with member counts, a
 group's members (paginated) and the events that targeted it, and create / edit with the
 members as a list of VINs. Viewing needs VIEW_EVENTS, changing DISPATCH_EVENTS; every change
-is audited (``services.save_group``)."""
+is audited (``services.groups.save_group``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from django.utils.functional import cached_property
 from django.views.generic import DetailView, FormView, ListView
 
 from devices.models import Vehicle
-from dispatch import selectors, services
+from dispatch import selectors
 from dispatch.forms import DispatchGroupForm
 from dispatch.models import DispatchGroup
+from dispatch.services.errors import GroupError
+from dispatch.services.groups import save_group
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
 
@@ -79,7 +81,7 @@ class DispatchGroupFormMixin(UtilityViewMixin):
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            group = services.save_group(
+            group = save_group(
                 utility=self.request.utility,
                 group=self.group,
                 name=data["name"],
@@ -87,7 +89,7 @@ class DispatchGroupFormMixin(UtilityViewMixin):
                 vehicle_ids=data["vehicle_ids"],
                 actor=self.request.user,
             )
-        except services.GroupError as exc:
+        except GroupError as exc:
             form.add_group_error(exc)
             return self.form_invalid(form)
         except IntegrityError:  # the same name saved by someone else at the same moment

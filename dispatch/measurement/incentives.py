@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from dispatch.baselines import DIGITS, DISPATCHED, MeasurementError
+from dispatch.measurement.baselines import DIGITS, DISPATCHED, MeasurementError
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives import services as incentives
 from enrollment.incentives.models import IncentiveOffer

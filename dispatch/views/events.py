@@ -1,4 +1,5 @@
-"""Event pages: list, schedule (with capacity preview and guardrails), detail and actions."""
+"""Event pages: list, schedule (with capacity preview and guardrails), detail and actions; the
+live console and the calendar are in ``console``."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, ListView
 
-from dispatch import console, event_calendar, selectors, services
-from dispatch.commands import restore_stagger
+from dispatch import selectors
+from dispatch.execution.commands import restore_stagger
 from dispatch.filters import EventFilter
 from dispatch.forms import EndEarlyForm, EventActionForm, EventForm, parse_vins
 from dispatch.guardrails import RuleResult
 from dispatch.models import Event
-from enrollment.models import Program
+from dispatch.services import events as event_services
+from dispatch.services.errors import EventError, GuardrailsFailed, TargetingError
+from dispatch.views.console import console_context
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
@@ -116,7 +119,7 @@ class EventCreateView(UtilityViewMixin, FormView):
         }
         if "schedule" in self.request.POST:
             try:
-                event = services.schedule_event(
+                event = event_services.schedule_event(
                     utility=self.request.utility,
                     event_type=data["event_type"],
                     notification_lead_minutes=data["notification_lead_minutes"],
@@ -127,14 +130,14 @@ class EventCreateView(UtilityViewMixin, FormView):
                     **proposal,
                     **targets,
                 )
-            except services.GuardrailsFailed as exc:
+            except GuardrailsFailed as exc:
                 return self._preview(
                     form, data, proposal, targets, exc.results, refused=exc.message
                 )
-            except services.TargetingError as exc:  # changed since the form was checked
+            except TargetingError as exc:  # changed since the form was checked
                 form.add_target_error(exc)
                 return self.form_invalid(form)
-            except services.EventError as exc:
+            except EventError as exc:
                 return self._preview(form, data, proposal, targets, None, refused=exc.message)
             messages.success(self.request, f"Scheduled {event}.")
             return HttpResponseRedirect(
@@ -144,7 +147,7 @@ class EventCreateView(UtilityViewMixin, FormView):
 
     def _preview(self, form, data, proposal, targets, results: list[RuleResult] | None, refused=""):
         if results is None:
-            results = services.evaluate(
+            results = event_services.evaluate(
                 priority=data["priority"],
                 now=timezone.now(),
                 event_type=data["event_type"],
@@ -192,74 +195,6 @@ class EventDetailView(UtilityViewMixin, DetailView):
         return ctx
 
 
-def console_context(request, event: Event, *, now) -> dict:
-    """The live console's part of the event page, also served alone by ``EventLiveView``."""
-    live_url = reverse("utility:event_live", args=[request.utility.slug, event.pk])
-    report_url = reverse("utility:event_report", args=[request.utility.slug, event.pk])
-    return {
-        "console": console.console(event, now=now, tz=request.utility.tzinfo, query=request.GET),
-        "live_url": live_url,
-        "report_url": report_url,
-        "can_view_devices": request.access.can(Cap.VIEW_DEVICES),
-    }
-
-
-class EventLiveView(UtilityViewMixin, DetailView):
-    """The console section of the event page alone, as HTML: what the page's script swaps in
-    every few seconds while the event is notified or running."""
-
-    required_capability = Cap.VIEW_EVENTS
-    template_name = "dispatch/_event_live.html"
-    context_object_name = "event"
-
-    def get_queryset(self):
-        return selectors.event_list()
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        return {**ctx, **console_context(self.request, self.object, now=timezone.now())}
-
-    def render_to_response(self, context, **response_kwargs):
-        response = super().render_to_response(context, **response_kwargs)
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-class EventCalendarView(UtilityViewMixin, TemplateView):
-    """A month of events (one program, or all) in the utility's time zone. A bad month or
-    program says so and shows the current month or every program instead."""
-
-    required_capability = Cap.VIEW_EVENTS
-    template_name = "dispatch/event_calendar.html"
-
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        tz = self.request.utility.tzinfo
-        now = timezone.now()
-        problems = []
-        programs = list(Program.objects.order_by("name", "id"))
-        program = None
-        if raw := self.request.GET.get("program", "").strip():
-            try:
-                program = event_calendar.parse_program(raw, programs)
-            except event_calendar.BadCalendarParameter as exc:
-                problems.append(f"{exc} Showing every program.")
-        month = now.astimezone(tz).date().replace(day=1)
-        if raw := self.request.GET.get("month", "").strip():
-            try:
-                month = event_calendar.parse_month(raw)
-            except event_calendar.BadCalendarParameter as exc:
-                problems.append(f"{exc} Showing the current month.")
-        ctx.update(
-            calendar=event_calendar.month_calendar(month=month, tz=tz, now=now, program=program),
-            programs=programs,
-            program=program,
-            problems=problems,
-            can_dispatch=self.request.access.can(Cap.DISPATCH_EVENTS),
-        )
-        return ctx
-
-
 class EventActionView(UtilityViewMixin, View):
     """One action (POST) from the event page. A page loaded before someone else changed the
     event (or a second click) changes nothing and says why; a bad form shows the page again."""
@@ -282,7 +217,7 @@ class EventActionView(UtilityViewMixin, View):
             )
         try:
             self.act(event, form.cleaned_data)
-        except services.EventError as exc:
+        except EventError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, self.done)
@@ -302,7 +237,7 @@ class EventCancelView(EventActionView):
     done = "The event is cancelled."
 
     def act(self, event, data):
-        services.cancel_event(event=event, **self.common(data))
+        event_services.cancel_event(event=event, **self.common(data))
 
 
 class EventEndEarlyView(EventActionView):
@@ -317,8 +252,8 @@ class EventEndEarlyView(EventActionView):
         if not form.is_valid():
             return render_end_early_confirm(request, event, form)
         try:
-            services.end_early(event=event, **self.common(form.cleaned_data))
-        except services.EventError as exc:
+            event_services.end_early(event=event, **self.common(form.cleaned_data))
+        except EventError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, self.done)
@@ -359,5 +294,5 @@ class EventExtendView(EventActionView):
 
     def act(self, event, data):
         if not data["minutes"]:
-            raise services.EventError("Say by how many minutes to extend the event.")
-        services.extend(event=event, minutes=data["minutes"], **self.common(data))
+            raise EventError("Say by how many minutes to extend the event.")
+        event_services.extend(event=event, minutes=data["minutes"], **self.common(data))

@@ -21,7 +21,9 @@ from django.utils.dateformat import format as date_format
 from django.views import View
 from django.views.generic import DetailView
 
-from dispatch import measurement, selectors, tasks
+from dispatch import selectors, tasks
+from dispatch.measurement.baselines import DISPATCHED, INTERVAL, MeasurementError
+from dispatch.measurement.run import check_measurable, measure_delay, measure_event
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives.models import Incentive, IncentiveOffer
 from portal.charts import Tick, nice_ticks
@@ -156,7 +158,7 @@ def interval_rows(event: Event) -> list[dict]:
     return [
         {
             "start": (start := datetime.fromisoformat(iso)),
-            "end": start + measurement.INTERVAL,
+            "end": start + INTERVAL,
             **{key: values.get(key) for key, *_ in SERIES},
         }
         for iso, values in zip(
@@ -166,7 +168,7 @@ def interval_rows(event: Event) -> list[dict]:
 
 
 def _dispatched(event: Event):
-    return EventParticipant.objects.filter(event=event, role__in=measurement.DISPATCHED)
+    return EventParticipant.objects.filter(event=event, role__in=DISPATCHED)
 
 
 def _awarded(event: Event, enrollment_ids: list[int]) -> dict[int, Incentive]:
@@ -201,8 +203,8 @@ class EventReportView(UtilityViewMixin, DetailView):
             can_measure=(
                 self.request.access.can(Cap.DISPATCH_EVENTS) and status == Event.Status.COMPLETED
             ),
-            measure_due_at=event.ends_at + measurement.measure_delay(),
-            measure_overdue=now >= event.ends_at + measurement.measure_delay(),
+            measure_due_at=event.ends_at + measure_delay(),
+            measure_overdue=now >= event.ends_at + measure_delay(),
             measuring=measuring(event),
         )
         if event.measured_at is None:
@@ -248,10 +250,10 @@ class EventMeasureView(UtilityViewMixin, View):
         vehicles = _dispatched(event).count()
         try:
             if vehicles > settings.DISPATCH_MEASURE_INLINE_MAX_VEHICLES:
-                measurement.check_measurable(event, now=timezone.now())
+                check_measurable(event, now=timezone.now())
                 return self._in_background(request, event, vehicles)
-            result = measurement.measure_event(event.pk, actor=request.user, award=False)
-        except measurement.MeasurementError as exc:
+            result = measure_event(event.pk, actor=request.user, award=False)
+        except MeasurementError as exc:
             # The report again, saying why (nothing was changed).
             report = EventReportView(request=request, kwargs=kwargs, object=event)
             report.object = event

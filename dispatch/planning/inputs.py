@@ -1,4 +1,4 @@
-"""The planner's inputs for an event, read in bulk: one ``planning.VehicleInput`` per targeted
+"""The planner's inputs for an event, read in bulk: one ``planner.VehicleInput`` per targeted
 vehicle (limits, latest state, opt-outs, events this season and month, departure, energy
 discharged this year) in a fixed number of queries whatever the fleet size."""
 
@@ -14,8 +14,9 @@ from django.db.models import Count, Q, QuerySet, Sum
 from devices.limits import limits_for_vehicles, vehicle_rows
 from devices.models import CustomerPreference, OptOut, TelemetryRollup
 from devices.selectors import LatestState, latest_states
-from dispatch import guardrails, planning, selectors
+from dispatch import guardrails, selectors
 from dispatch.models import Event, EventParticipant
+from dispatch.planning import planner
 from enrollment.models import Enrollment
 from portal.bulk import among
 
@@ -116,7 +117,7 @@ def opted_out_vehicles(event: Event, vehicle_ids: Iterable[int]) -> set[int]:
 
 @dataclass
 class Inputs:
-    vehicles: list[planning.VehicleInput]
+    vehicles: list[planner.VehicleInput]
     offline: list[int]  # vehicles with no recent state: excluded before planning
     enrollment_of: dict[int, int]
     rating_of: dict[int, float]
@@ -124,7 +125,7 @@ class Inputs:
 
 def vehicle_inputs(
     event: Event,
-    kind: planning.EventKind,
+    kind: planner.EventKind,
     *,
     now: datetime,
     skip: Iterable[int] = (),
@@ -147,7 +148,7 @@ def vehicle_inputs(
     opted_out = opted_out_vehicles(event, ids)
     counts = _event_counts(event, targeted)
     departures = _departures(event, targeted)
-    discharged = _discharged_this_year(event, targeted) if kind in planning.DISCHARGE_KINDS else {}
+    discharged = _discharged_this_year(event, targeted) if kind in planner.DISCHARGE_KINDS else {}
     enrollment_of = dict(
         Enrollment.objects.filter(
             program=event.program,
@@ -167,7 +168,7 @@ def vehicle_inputs(
         season, month = counts.get(vehicle.pk, (0, 0))
         departure, target_soc = departures.get(vehicle.pk, (None, None))
         inputs.append(
-            planning.VehicleInput(
+            planner.VehicleInput(
                 vehicle_id=vehicle.pk,
                 limits=limit,
                 soc_pct=state.soc_pct,
@@ -186,9 +187,9 @@ def vehicle_inputs(
 
 
 def event_input(
-    event: Event, kind: planning.EventKind, *, start: datetime | None = None
-) -> planning.EventInput:
-    return planning.EventInput(
+    event: Event, kind: planner.EventKind, *, start: datetime | None = None
+) -> planner.EventInput:
+    return planner.EventInput(
         kind=kind,
         start=start or event.starts_at,
         end=event.ends_at,

@@ -1,6 +1,6 @@
 """Writes on events: scheduling behind the guardrails (with its targets checked), and the
 actions on a scheduled event. Each locks the row it changes, checks the derived status, bumps
-the modification number and records an audit row. Also the dispatch groups' changes."""
+the modification number and records an audit row."""
 
 from __future__ import annotations
 
@@ -15,39 +15,11 @@ from django.utils import timezone
 from dispatch import guardrails, selectors
 from dispatch.guardrails import RuleResult
 from dispatch.models import DispatchGroup, Event
+from dispatch.services.errors import EventError, GuardrailsFailed, StaleEvent, TargetingError
 from enrollment.models import Program
 from portal import audit
-from portal.errors import DomainError
 from portal.models import User, Utility
 from portal.tasking import enqueue_on_commit
-
-
-class EventError(DomainError):
-    code = "event_refused"
-
-
-class GuardrailsFailed(EventError):
-    code = "event_guardrails_failed"
-
-    def __init__(self, results: Sequence[RuleResult]):
-        self.results = list(results)
-        failed = guardrails.failures(self.results)
-        super().__init__(
-            "The event breaks the program's rules: " + " ".join(r.message for r in failed),
-            rules=[r.rule for r in failed],
-        )
-
-
-class StaleEvent(EventError):
-    code = "event_stale"
-
-
-class TargetingError(EventError):
-    """The event's targets are refused; ``details["field"]`` names the form field at fault
-    (``targeting``, ``groups``, ``feeders`` or ``vehicles``)."""
-
-    code = "event_targets_refused"
-
 
 # --- Targets --------------------------------------------------------------------------------
 
@@ -292,81 +264,6 @@ def schedule_event(
         },
     )
     return event
-
-
-# --- Dispatch groups ------------------------------------------------------------------------
-
-
-class GroupError(DomainError):
-    """A dispatch group change is refused; ``details["field"]`` names the field at fault."""
-
-    code = "dispatch_group_refused"
-
-
-@transaction.atomic
-def save_group(
-    *,
-    utility: Utility,
-    name: str,
-    description: str = "",
-    vehicle_ids: Iterable[int] = (),
-    group: DispatchGroup | None = None,
-    actor: User | None = None,
-) -> DispatchGroup:
-    """Create a dispatch group (``group`` None) or change one: its name, description and
-    members, which must be the utility's vehicles. Records what changed, members as counts
-    and (up to ``AUDITED_VINS``) VINs added and removed."""
-    name, description = name.strip(), description.strip()
-    if not name:
-        raise GroupError("Give the group a name.", field="name")
-    clash = DispatchGroup.objects.filter(utility=utility, name=name)
-    if group is not None:
-        clash = clash.exclude(pk=group.pk)
-    if clash.exists():
-        raise GroupError(f"There is already a group named “{name}”.", field="name")
-    wanted = set(vehicle_ids)
-    # Another utility's vehicle is outside the scope: unknown here.
-    if unknown := sorted(wanted - selectors.vins_of(wanted).keys()):
-        raise GroupError(
-            f"{len(unknown)} vehicle(s) are not vehicles of {utility}.",
-            field="vehicles",
-            vehicle_ids=unknown,
-        )
-    Members = DispatchGroup.vehicles.through
-    creating = group is None
-    if creating:
-        group = DispatchGroup.objects.create(utility=utility, name=name, description=description)
-        before, current = {"name": "", "description": ""}, set()
-    else:
-        group = DispatchGroup.objects.select_for_update(of=("self",)).get(pk=group.pk)
-        before = {"name": group.name, "description": group.description}
-        current = set(
-            Members.objects.filter(dispatchgroup_id=group.pk).values_list("vehicle_id", flat=True)
-        )
-        group.name, group.description = name, description
-        group.save(update_fields=["name", "description"])
-    added, removed = sorted(wanted - current), sorted(current - wanted)
-    if removed:
-        Members.objects.filter(dispatchgroup_id=group.pk, vehicle_id__in=removed).delete()
-    Members.objects.bulk_create(
-        [Members(dispatchgroup_id=group.pk, vehicle_id=pk) for pk in added], batch_size=5000
-    )
-    after = {"name": name, "description": description}
-    changes: dict = {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
-    vins = selectors.vins_of([*added, *removed]) if added or removed else {}
-    for label, ids in (("added", added), ("removed", removed)):
-        if ids:
-            listed = sorted(vins.get(pk, str(pk)) for pk in ids)
-            changes[f"vehicles_{label}"] = len(ids)
-            changes[f"vins_{label}"] = listed[:AUDITED_VINS]
-    audit.record(
-        action="dispatch_group.created" if creating else "dispatch_group.updated",
-        utility=utility,
-        obj=group,
-        actor=actor,
-        changes={**changes, "vehicles": len(wanted)},
-    )
-    return group
 
 
 def _locked(event: Event, *, expected_modification: int | None, allowed: set, verb: str, now):

@@ -19,10 +19,10 @@ from django.db.models import QuerySet
 from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand
 from devices.services.commands import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
-from dispatch import planning
 from dispatch.models import Event
-from dispatch.plan_inputs import opted_out_vehicles
-from dispatch.precedence import held_elsewhere
+from dispatch.planning import planner
+from dispatch.planning.inputs import opted_out_vehicles
+from dispatch.planning.precedence import held_elsewhere
 from portal.models import PartnerAgreement
 from portal.tasking import enqueue_on_commit
 
@@ -32,13 +32,12 @@ RESTORE_SEQUENCE = 1_000_000
 RESTORE_MINUTES = 15  # a restore's window when the event's planned end has passed
 # A vehicle waiting for its staggered restore holds at 0 kW under this sequence.
 HOLD_SEQUENCE = 999_999
-RESTORE_STAGGER_MINUTES = 15  # the default of settings.DISPATCH_RESTORE_STAGGER_MINUTES
 COMMAND_KIND = {
-    planning.EventKind.V2H_HOME_SUPPLY: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.V2G_EXPORT: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.EMERGENCY: DeviceCommand.Kind.DISCHARGE,
-    planning.EventKind.RESILIENCE_PRECHARGE: DeviceCommand.Kind.CHARGE,
-    planning.EventKind.LOAD_REDUCTION: DeviceCommand.Kind.CURTAIL,
+    planner.EventKind.V2H_HOME_SUPPLY: DeviceCommand.Kind.DISCHARGE,
+    planner.EventKind.V2G_EXPORT: DeviceCommand.Kind.DISCHARGE,
+    planner.EventKind.EMERGENCY: DeviceCommand.Kind.DISCHARGE,
+    planner.EventKind.RESILIENCE_PRECHARGE: DeviceCommand.Kind.CHARGE,
+    planner.EventKind.LOAD_REDUCTION: DeviceCommand.Kind.CURTAIL,
 }
 
 
@@ -47,7 +46,7 @@ def event_commands(event: Event) -> QuerySet[DeviceCommand]:
 
 
 def active_window(
-    plan_start: datetime, a: planning.Assignment, end: datetime
+    plan_start: datetime, a: planner.Assignment, end: datetime
 ) -> tuple[datetime, datetime]:
     begins = plan_start + timedelta(minutes=a.start_offset_minutes)
     return begins, min(begins + timedelta(hours=a.duration_hours), end)
@@ -62,9 +61,9 @@ def toward_zero(kw: float, places: int = 3) -> float:
 
 
 def command_specs(
-    plan: planning.Plan,
-    kind: planning.EventKind,
-    assignments: Iterable[planning.Assignment] | None = None,
+    plan: planner.Plan,
+    kind: planner.EventKind,
+    assignments: Iterable[planner.Assignment] | None = None,
     *,
     not_before: datetime | None = None,
 ) -> list[CommandSpec]:
@@ -94,7 +93,7 @@ def command_specs(
 def restore_stagger() -> timedelta:
     """The window restores after an early end or a cancellation are spread over, so the
     fleet does not snap back to full-rate charging at once (settings, fails loudly)."""
-    minutes = getattr(settings, "DISPATCH_RESTORE_STAGGER_MINUTES", RESTORE_STAGGER_MINUTES)
+    minutes = settings.DISPATCH_RESTORE_STAGGER_MINUTES
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
         raise ValueError(
             f"DISPATCH_RESTORE_STAGGER_MINUTES must be a whole number ≥ 0, not {minutes!r}."

@@ -1,7 +1,7 @@
 """Grid signal pages under /u/<utility_slug>/grid-signals/: the utility's OpenADR sources
 (VTN, registration, last contact or error), which market context calls which program, and
 every event each source sent with the portal's answer. Viewing needs VIEW_EVENTS, changing
-DISPATCH_EVENTS; every change is audited (``grid_signals.save_source`` / ``add_route`` /
+DISPATCH_EVENTS; every change is audited (``grid_sources.save_source`` / ``add_route`` /
 ``remove_route``)."""
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from dispatch import grid_signals
 from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
+from dispatch.grid.ven import ven_certificate_fingerprint
 from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource
-from dispatch.ven import ven_certificate_fingerprint
+from dispatch.services import grid_sources
+from dispatch.services.errors import SourceError
 from enrollment.models import Program
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
@@ -90,13 +91,13 @@ class GridSourceFormMixin(UtilityViewMixin):
 
     def form_valid(self, form):
         try:
-            source = grid_signals.save_source(
+            source = grid_sources.save_source(
                 utility=self.request.utility,
                 source=self.source,
                 actor=self.request.user,
-                **{name: form.cleaned_data[name] for name in grid_signals.SOURCE_FIELDS},
+                **{name: form.cleaned_data[name] for name in grid_sources.SOURCE_FIELDS},
             )
-        except grid_signals.SourceError as exc:
+        except SourceError as exc:
             form.add_error(exc.details.get("field"), exc.message)
             return self.form_invalid(form)
         messages.success(
@@ -120,7 +121,7 @@ class GridSourceEditView(GridSourceFormMixin, FormView):
         return get_object_or_404(GridSignalSource.objects.all(), pk=self.kwargs["pk"])
 
     def get_initial(self):
-        return {name: getattr(self.source, name) for name in grid_signals.SOURCE_FIELDS}
+        return {name: getattr(self.source, name) for name in grid_sources.SOURCE_FIELDS}
 
 
 class GridRouteAddView(UtilityViewMixin, View):
@@ -132,14 +133,14 @@ class GridRouteAddView(UtilityViewMixin, View):
         form = GridSignalRouteForm(request.POST, programs=_programs())
         if form.is_valid():
             try:
-                grid_signals.add_route(
+                grid_sources.add_route(
                     source=source,
                     market_context=form.cleaned_data["market_context"],
                     program=form.cleaned_data["program"],
                     event_type=form.cleaned_data["event_type"],
                     actor=request.user,
                 )
-            except grid_signals.SourceError as exc:
+            except SourceError as exc:
                 form.add_error(exc.details.get("field"), exc.message)
             else:
                 messages.success(request, f"{form.cleaned_data['market_context']} now calls "
@@ -169,6 +170,6 @@ class GridRouteRemoveView(UtilityViewMixin, View):
 
     def post(self, request, *args, **kwargs):
         route = self._route()
-        grid_signals.remove_route(route=route, actor=request.user)
+        grid_sources.remove_route(route=route, actor=request.user)
         messages.success(request, f"{route.market_context} no longer calls a program.")
         return HttpResponseRedirect(_detail_url(request, route.source))

@@ -29,7 +29,6 @@ from django.utils.module_loading import import_string
 from dispatch.models import Event
 from enrollment.models import Program
 
-DEFAULT_PREMISE_LOAD_KW = 1.2
 DISCHARGE_TYPES = {Event.Type.V2H_HOME_SUPPLY, Event.Type.EMERGENCY, Event.Type.TEST}
 
 PremiseSource = Callable[..., Mapping[int, Sequence[float | None]]]
@@ -37,7 +36,7 @@ PremiseSource = Callable[..., Mapping[int, Sequence[float | None]]]
 
 def premise_load_kw() -> float:
     """The premise's estimated load while its car supplies it (fails loudly when bad)."""
-    value = getattr(settings, "DISPATCH_V2H_PREMISE_LOAD_KW", DEFAULT_PREMISE_LOAD_KW)
+    value = settings.DISPATCH_V2H_PREMISE_LOAD_KW
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"DISPATCH_V2H_PREMISE_LOAD_KW must be a number ≥ 0, not {value!r}.")
     return float(value)
@@ -56,7 +55,7 @@ def avoided_import_kw(
 ) -> dict[int, list[float | None]]:
     """Service account id → the premise's metered avoided import kW per grid interval, for
     the accounts with premise interval data (none until a source is configured)."""
-    path = getattr(settings, "DISPATCH_PREMISE_INTERVAL_SOURCE", "")
+    path = settings.DISPATCH_PREMISE_INTERVAL_SOURCE
     if not path or not account_ids:
         return {}
     source: PremiseSource = import_string(path)

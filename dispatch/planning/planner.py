@@ -1,4 +1,4 @@
-"""Constraint-aware dispatch planning (issue 6, "Planning"): pure functions over plain values.
+"""Constraint-aware dispatch planning: pure functions over plain values.
 
 No ORM here: callers load ``EffectiveLimits`` in bulk (``devices.limits.limits_for_vehicles``)
 and the latest vehicle state, build one ``VehicleInput`` per vehicle and call ``plan``. That

@@ -1,6 +1,6 @@
 """Events called by a grid operator's system over OpenADR 2.0b (``Event.source =
-grid_protocol``): what the VEN (``dispatch.ven``) receives becomes, changes or cancels one of
-the utility's events, through the same services and guardrails as an operator's event.
+grid_protocol``): what the VEN (``ven``) receives becomes, changes or cancels one of the
+utility's events, through the same services and guardrails as an operator's event.
 
 ``receive_openadr_event(source_id, data)`` takes one ``oadrEvent`` as OpenLEADR parses it and
 returns the answer for the VTN: ``optIn`` when the event is (still) scheduled in the portal,
@@ -32,8 +32,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dispatch import services
 from dispatch.models import Event, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.services import events as event_services
+from dispatch.services.errors import EventError
 from enrollment.models import Program
 from portal.audit import record
 
@@ -233,10 +234,10 @@ def _act(source: GridSignalSource, called: Called, *, now: datetime):
         if current is None or current.cancelled_at is not None:
             return current, OPT_IN, "Cancelled by the grid operator; nothing was scheduled."
         try:
-            services.cancel_event(
+            event_services.cancel_event(
                 event=current, actor=None, reason=f"Cancelled by {source.name}.", now=now
             )
-        except services.EventError as exc:
+        except EventError as exc:
             return current, OPT_OUT, f"Could not cancel event #{current.pk}: {exc.message}"
         return current, OPT_IN, f"Cancelled event #{current.pk}."
     route = (
@@ -267,7 +268,7 @@ def _schedule(source, route, called: Called, *, now: datetime):
             return None, OPT_OUT, "The event is over (or about to be); nothing was scheduled."
     notice = min(MAX_NOTICE_MINUTES, int((starts_at - now).total_seconds() // 60))
     try:
-        event = services.schedule_event(
+        event = event_services.schedule_event(
             utility=source.utility,
             program=route.program,
             event_type=event_type_for(route, called),
@@ -280,7 +281,7 @@ def _schedule(source, route, called: Called, *, now: datetime):
             actor=None,
             now=now,
         )
-    except services.EventError as exc:
+    except EventError as exc:
         return None, OPT_OUT, f"Not scheduled: {exc.message}"
     target = f"{called.target_kw:g} kW" if called.target_kw else "all available"
     return event, OPT_IN, f"Scheduled event #{event.pk} ({route.program.name}, {target})."
@@ -301,14 +302,14 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
         return current, OPT_IN, f"No change to event #{current.pk}."
     if same_terms and longer_by > 0:
         try:
-            services.extend(
+            event_services.extend(
                 event=current,
                 minutes=longer_by,
                 actor=None,
                 reason=f"Extended by {source.name}.",
                 now=now,
             )
-        except services.EventError as exc:
+        except EventError as exc:
             return current, OPT_OUT, f"Event #{current.pk} not extended: {exc.message}"
         return current, OPT_IN, f"Extended event #{current.pk} by {longer_by} min."
     if current.status_at(now) not in (Event.Status.SCHEDULED, Event.Status.DRAFT):
@@ -327,10 +328,10 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
 def _schedule_replacing(source, route, current: Event, called: Called, *, now: datetime):
     savepoint = transaction.savepoint()
     try:
-        services.cancel_event(
+        event_services.cancel_event(
             event=current, actor=None, reason=f"Replaced at {source.name}'s request.", now=now
         )
-    except services.EventError as exc:
+    except EventError as exc:
         transaction.savepoint_rollback(savepoint)
         return current, OPT_OUT, f"Event #{current.pk} not changed: {exc.message}"
     event, response, outcome = _schedule(source, route, called, now=now)
@@ -339,105 +340,3 @@ def _schedule_replacing(source, route, current: Event, called: Called, *, now: d
         return current, OPT_OUT, f"Event #{current.pk} kept as it was. {outcome}"
     transaction.savepoint_commit(savepoint)
     return event, response, f"{outcome} It replaces event #{current.pk}."
-
-
-# --- Managing sources and routes (the grid signal pages) --------------------------------------
-
-
-class SourceError(services.EventError):
-    code = "grid_source_refused"
-
-
-SOURCE_FIELDS = ("name", "vtn_url", "ven_name", "vtn_fingerprint", "active")
-
-
-@transaction.atomic
-def save_source(*, utility, source: GridSignalSource | None, actor, **fields) -> GridSignalSource:
-    """Create or change a source (call inside the utility's scope). The VTN must be on a host
-    partners may be on (loopback unless ``ADAPTER_ALLOWED_HOSTS`` names it); a new VTN URL or
-    VEN name registers afresh. The VEN picks the change up within its reload interval."""
-    from devices.adapters.webhook import EndpointNotAllowed, check_endpoint
-
-    try:
-        check_endpoint(fields["vtn_url"])
-    except EndpointNotAllowed as exc:
-        raise SourceError(str(exc), field="vtn_url") from None
-    if (
-        GridSignalSource.objects.filter(name=fields["name"])
-        .exclude(pk=source.pk if source else None)
-        .exists()
-    ):
-        raise SourceError("There is already a source with this name.", field="name")
-    created = source is None
-    if created:
-        source = GridSignalSource(utility=utility)
-    before = {name: getattr(source, name) for name in SOURCE_FIELDS}
-    if not created and (
-        fields["vtn_url"] != source.vtn_url or fields["ven_name"] != source.ven_name
-    ):
-        source.ven_id = source.registration_id = ""  # another VTN: register afresh
-    for name in SOURCE_FIELDS:
-        setattr(source, name, fields[name])
-    source.save()
-    record(
-        action="grid_source.created" if created else "grid_source.changed",
-        utility=utility,
-        obj=source,
-        actor=actor,
-        changes={
-            name: [before[name], fields[name]]
-            for name in SOURCE_FIELDS
-            if created or before[name] != fields[name]
-        },
-    )
-    return source
-
-
-@transaction.atomic
-def add_route(
-    *, source: GridSignalSource, market_context: str, program: Program, event_type: str, actor
-) -> GridSignalRoute:
-    market_context = market_context.strip()
-    if not market_context:
-        raise SourceError("Name the market context, e.g. oadr://iso/peak.", field="market_context")
-    if GridSignalRoute.objects.filter(source=source, market_context=market_context).exists():
-        raise SourceError(
-            f"{market_context} already calls a program; remove that route first.",
-            field="market_context",
-        )
-    if event_type and event_type == Event.Type.PRICE_SIGNAL:
-        raise SourceError(
-            "Price signals are not dispatched; pick another type.", field="event_type"
-        )
-    route = GridSignalRoute.objects.create(
-        utility_id=source.utility_id,
-        source=source,
-        market_context=market_context,
-        program=program,
-        event_type=event_type,
-    )
-    record(
-        action="grid_source.route_added",
-        utility=source.utility,
-        obj=source,
-        actor=actor,
-        changes={
-            "market_context": market_context,
-            "program": program.name,
-            "event_type": event_type or "(the program's kind)",
-        },
-    )
-    return route
-
-
-@transaction.atomic
-def remove_route(*, route: GridSignalRoute, actor) -> None:
-    source = route.source
-    record(
-        action="grid_source.route_removed",
-        utility=source.utility,
-        obj=source,
-        actor=actor,
-        changes={"market_context": route.market_context, "program": route.program.name},
-    )
-    route.delete()

@@ -1,0 +1,105 @@
+"""Writes on grid signal sources (the grid signal pages): an OpenADR VTN the VEN polls, and
+which market context calls which program. Every change is audited."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from dispatch.models import Event, GridSignalRoute, GridSignalSource
+from dispatch.services.errors import SourceError
+from enrollment.models import Program
+from portal.audit import record
+
+SOURCE_FIELDS = ("name", "vtn_url", "ven_name", "vtn_fingerprint", "active")
+
+
+@transaction.atomic
+def save_source(*, utility, source: GridSignalSource | None, actor, **fields) -> GridSignalSource:
+    """Create or change a source (call inside the utility's scope). The VTN must be on a host
+    partners may be on (loopback unless ``ADAPTER_ALLOWED_HOSTS`` names it); a new VTN URL or
+    VEN name registers afresh. The VEN picks the change up within its reload interval."""
+    from devices.adapters.webhook import EndpointNotAllowed, check_endpoint
+
+    try:
+        check_endpoint(fields["vtn_url"])
+    except EndpointNotAllowed as exc:
+        raise SourceError(str(exc), field="vtn_url") from None
+    if (
+        GridSignalSource.objects.filter(name=fields["name"])
+        .exclude(pk=source.pk if source else None)
+        .exists()
+    ):
+        raise SourceError("There is already a source with this name.", field="name")
+    created = source is None
+    if created:
+        source = GridSignalSource(utility=utility)
+    before = {name: getattr(source, name) for name in SOURCE_FIELDS}
+    if not created and (
+        fields["vtn_url"] != source.vtn_url or fields["ven_name"] != source.ven_name
+    ):
+        source.ven_id = source.registration_id = ""  # another VTN: register afresh
+    for name in SOURCE_FIELDS:
+        setattr(source, name, fields[name])
+    source.save()
+    record(
+        action="grid_source.created" if created else "grid_source.changed",
+        utility=utility,
+        obj=source,
+        actor=actor,
+        changes={
+            name: [before[name], fields[name]]
+            for name in SOURCE_FIELDS
+            if created or before[name] != fields[name]
+        },
+    )
+    return source
+
+
+@transaction.atomic
+def add_route(
+    *, source: GridSignalSource, market_context: str, program: Program, event_type: str, actor
+) -> GridSignalRoute:
+    market_context = market_context.strip()
+    if not market_context:
+        raise SourceError("Name the market context, e.g. oadr://iso/peak.", field="market_context")
+    if GridSignalRoute.objects.filter(source=source, market_context=market_context).exists():
+        raise SourceError(
+            f"{market_context} already calls a program; remove that route first.",
+            field="market_context",
+        )
+    if event_type and event_type == Event.Type.PRICE_SIGNAL:
+        raise SourceError(
+            "Price signals are not dispatched; pick another type.", field="event_type"
+        )
+    route = GridSignalRoute.objects.create(
+        utility_id=source.utility_id,
+        source=source,
+        market_context=market_context,
+        program=program,
+        event_type=event_type,
+    )
+    record(
+        action="grid_source.route_added",
+        utility=source.utility,
+        obj=source,
+        actor=actor,
+        changes={
+            "market_context": market_context,
+            "program": program.name,
+            "event_type": event_type or "(the program's kind)",
+        },
+    )
+    return route
+
+
+@transaction.atomic
+def remove_route(*, route: GridSignalRoute, actor) -> None:
+    source = route.source
+    record(
+        action="grid_source.route_removed",
+        utility=source.utility,
+        obj=source,
+        actor=actor,
+        changes={"market_context": route.market_context, "program": route.program.name},
+    )
+    route.delete()
