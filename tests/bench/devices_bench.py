@@ -1,4 +1,4 @@
-"""Device benchmarks (issue 3): telemetry ingest through the real HTTP API against a raw COPY
+"""Device benchmarks: telemetry ingest through the real HTTP API against a raw COPY
 of as many rows into the same table, and the latest state of a 100,000-vehicle fleet.
 
 * Telemetry ingest: a real web server process (``manage.py runserver --noreload``, DEBUG

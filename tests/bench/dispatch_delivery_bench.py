@@ -1,4 +1,4 @@
-"""Dispatch delivery benchmark (issue 6): from activating an event over 100,000 vehicles until
+"""Dispatch delivery benchmark: from activating an event over 100,000 vehicles until
 the fleet simulator has accepted every command the event issued, over HTTP, through two real
 Celery worker processes.
 

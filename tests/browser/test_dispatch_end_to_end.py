@@ -1,4 +1,4 @@
-"""Issue 6 done, end to end with every part real: a DR operator schedules a V2H event in the
+"""Dispatch end to end with every part real: a DR operator schedules a V2H event in the
 browser; a Celery worker process plans it and delivers one command per dispatched vehicle over
 HTTP to the fleet simulator; the simulator's drivers opt some of them out when the event starts
 and it tells the portal so through the partner API (OAuth, on the live server); the portal

@@ -1,4 +1,4 @@
-"""M&V of an event as it ran (issue 17, points 3 and 4): an early end is measured over the
+"""M&V of an event as it ran: an early end is measured over the
 minutes it ran with its partial interval pro-rated, the hour after it is rebound (never
 delivery), and a V2H car supplying its home counts the home's avoided import only."""
 

@@ -1,4 +1,4 @@
-"""Two overlapping events and one fleet, every part real (issue 17, point 1): a Celery worker
+"""Two overlapping events and one fleet, every part real: a Celery worker
 process plans a running V2H event whose commands go over HTTP to the fleet simulator; an
 emergency of higher priority is called over it; the worker plans the emergency, which takes
 the vehicles, and re-plans the first event without them (reason on its console, their
