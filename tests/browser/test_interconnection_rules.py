@@ -1,4 +1,4 @@
-"""Interconnection rules that mean what they say, in a real browser :
+"""Interconnection rules that mean what they say, in a real browser:
 eligibility follows PTO, a document deficiency is answered by the document, an early
 inspection pass needs its real date, and an application goes to the premise's AHJ."""
 
