@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -20,6 +21,7 @@ from dispatch.measurement import premise
 from dispatch.measurement.baselines import mv_grid
 from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant
+from dispatch.services.events import end_early
 from dispatch.tasks import activate_event
 from enrollment.incentives.models import Incentive
 from tests.devices.simulator_support import running_simulator
@@ -200,3 +202,63 @@ def test_it_commits_a_vehicle_to_the_event_that_takes_precedence(fleet, simulato
     assert float(sum(paid.values())) == pytest.approx(
         float(offer.rate_per_kwh) * (peak_kwh + emergency_kwh), abs=0.01 * 2 * FLEET
     )
+
+
+def test_ending_early_restores_the_fleet_over_the_stagger_window_at_the_partner(fleet, simulator):
+    """The operator ends a running event: the partner receives, per vehicle, a 0 kW hold
+    from the end and a restore at a moment spread over the stagger window, never every
+    vehicle back to full-rate charging at once; a vehicle another live event holds is left
+    alone."""
+    peak = _running_event(
+        fleet.program, event_type=Event.Type.V2H_HOME_SUPPLY, priority=0,
+        started_ago=timedelta(minutes=2),
+    )  # fmt: skip
+    with celery_worker(name="restore") as worker:
+        activate_event.delay(utility_id=fleet.utility.pk, event_id=peak.pk)
+        wait_for(
+            lambda: (
+                len(_commands(peak)) == FLEET
+                and all(c.status == Status.ACCEPTED for c in _commands(peak))
+            ),
+            timeout=60,
+            message=worker.log_path.read_text()[-3000:],
+        )
+        held_elsewhere = fleet.vehicle_ids[0]
+        other = _running_event(
+            fleet.program, event_type=Event.Type.V2H_HOME_SUPPLY, priority=0,
+            started_ago=timedelta(minutes=2),
+        )  # fmt: skip
+        with scopes_disabled():
+            EventParticipant.objects.create(
+                utility=fleet.utility, event=other, vehicle_id=held_elsewhere,
+                role=Role.SELECTED, selected_at=other.starts_at,
+            )  # fmt: skip
+        with scope(utility=fleet.utility.pk):
+            ended = end_early(event=peak, actor=None, reason="Grid operator released the peak")
+        ended_at = ended.ended_early_at
+
+        def delivered() -> list[DeviceCommand]:
+            after = [c for c in _commands(peak) if c.kind != DeviceCommand.Kind.DISCHARGE]
+            if len(after) == 2 * (FLEET - 1) and all(c.status == Status.ACCEPTED for c in after):
+                return after
+            return []
+
+        wait_for(lambda: bool(delivered()), timeout=60, message=worker.log_path.read_text()[-3000:])
+        commands = delivered()
+
+    restores = {c.vehicle_id: c for c in commands if c.kind == DeviceCommand.Kind.RESTORE}
+    holds = {c.vehicle_id: c for c in commands if c.kind == DeviceCommand.Kind.CURTAIL}
+    assert set(restores) == set(holds) == set(fleet.vehicle_ids) - {held_elsewhere}
+    window = timedelta(minutes=settings.DISPATCH_RESTORE_STAGGER_MINUTES)
+    starts = sorted(c.starts_at for c in restores.values())
+    assert all(ended_at <= at < ended_at + window for at in starts)
+    assert len(set(starts)) > 1, "every vehicle restored at the same moment"
+    for vehicle_id, restore in restores.items():
+        hold = holds[vehicle_id]
+        # From the end (as soon as the worker ran the restore), at 0 kW, until its turn.
+        assert ended_at <= hold.starts_at < ended_at + timedelta(seconds=30)
+        assert hold.setpoint_kw == 0
+        assert hold.ends_at == restore.starts_at
+    # The partner has every one of them, once, as the simulator's own record says.
+    record = _partner_status(simulator)
+    assert {c.idempotency_key for c in commands} <= set(record)
