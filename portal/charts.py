@@ -75,3 +75,144 @@ def time_ticks(
             )
         moment += timedelta(minutes=15)
     return ticks
+
+
+# --- Horizontal bar charts --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BarValue:
+    """One row of a bar chart as the caller knows it: what to draw, before any geometry."""
+
+    label: str
+    value: float | None  # None: no bar (nothing measured), the text says so
+    text: str  # the value as written at the bar's end
+    title: str = ""  # the bar's tooltip
+    color: str = ""
+    behind: float | None = None  # a wider, lighter bar behind this one (a 90th percentile)
+    behind_title: str = ""
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    text: str
+    title: str
+    color: str
+    y: float  # the top of the bar
+    x: float
+    width: float
+    text_x: float  # where the value label starts, right of both bars
+    text_y: float
+    behind_title: str = ""
+    behind_y: float = 0.0
+    behind_x: float = 0.0
+    behind_width: float = 0.0  # 0: nothing behind
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Geometry of horizontal bars, one per row: a label column left of ``left``, the value
+    axis from ``left`` to ``right`` (ticks at round values, zero marked), room for the value
+    labels right of it. ``title`` and ``description`` are for screen readers."""
+
+    title: str
+    description: str
+    bars: list[Bar]
+    ticks: list[Tick]
+    zero_x: float
+    width: int
+    left: int
+    right: int
+    top: int
+    row_height: int
+    bar_height: int
+    behind_height: int
+    unit: str = ""
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.top + len(self.bars) * self.row_height
+
+    @property
+    def tick_label_y(self) -> int:
+        return self.plot_bottom + 16
+
+    @property
+    def height(self) -> int:
+        return self.plot_bottom + 26
+
+    @property
+    def label_x(self) -> int:
+        return self.left - 8
+
+
+def bar_chart(
+    *,
+    title: str,
+    description: str,
+    values: list[BarValue],
+    width: int = 640,
+    left: int = 96,
+    right: int | None = None,
+    top: int = 8,
+    row_height: int = 36,
+    bar_height: int = 24,
+    behind_height: int | None = None,
+    high: float | None = None,
+    tick_label: Callable[[float], str] = number_label,
+    unit: str = "",
+) -> BarChart:
+    """Horizontal bars on one value axis: its ticks are ``nice_ticks`` covering zero, every
+    value (and every bar behind one) and ``high`` when given. A negative value is drawn left
+    of zero; a zero still shows as a hairline, a missing value (None) as nothing."""
+    right = width - 96 if right is None else right
+    amounts = [v for b in values for v in (b.value, b.behind) if v is not None]
+    ticks = nice_ticks(min(0.0, *amounts), max(1.0, high or 0.0, *amounts))
+    low, top_value = ticks[0], ticks[-1]
+
+    def x_of(value: float) -> float:
+        return round(left + (value - low) / (top_value - low) * (right - left), 1)
+
+    zero_x = x_of(0.0)
+    behind_height = bar_height if behind_height is None else behind_height
+    bars = []
+    for row, v in enumerate(values):
+        row_top = top + row * row_height
+        end = x_of(v.value) if v.value is not None else zero_x
+        behind_end = x_of(v.behind) if v.behind is not None else zero_x
+        bars.append(
+            Bar(
+                label=v.label,
+                value=v.value,
+                text=v.text,
+                title=v.title,
+                color=v.color,
+                y=row_top + (row_height - bar_height) / 2,
+                x=min(zero_x, end),
+                # A zero still shows as a hairline; nothing measured shows no bar.
+                width=max(abs(end - zero_x), 1.0) if v.value is not None else 0.0,
+                text_x=max(zero_x, end, behind_end) + 6,
+                text_y=row_top + row_height / 2 + 4,
+                behind_title=v.behind_title,
+                behind_y=row_top + (row_height - behind_height) / 2,
+                behind_x=min(zero_x, behind_end),
+                behind_width=abs(behind_end - zero_x),
+            )
+        )
+    return BarChart(
+        title=title,
+        description=description,
+        bars=bars,
+        ticks=[Tick(position=x_of(t), label=tick_label(t)) for t in ticks],
+        zero_x=zero_x,
+        width=width,
+        left=left,
+        right=right,
+        top=top,
+        row_height=row_height,
+        bar_height=bar_height,
+        behind_height=behind_height,
+        unit=unit,
+    )

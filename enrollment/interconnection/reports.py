@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from enrollment.interconnection.models import InterconnectionApplication, SlaClock
 from enrollment.interconnection.selectors import warning_horizon
+from portal.charts import BarChart, BarValue, bar_chart, number_label
 from portal.models import Utility
 
 Application = InterconnectionApplication
@@ -166,70 +167,74 @@ def build(*, utility: Utility) -> Report:
     return report
 
 
-# --- Charts (inline SVG, drawn by the template from these numbers) ------------------------
+# --- Charts (inline SVG, drawn by the template from the shared bar geometry) ---------------
+
+# A label column of 220 units, then 360 of plot: installer and stage names are long.
+CHART_LEFT, CHART_RIGHT, BAR_SPACING = 220, 580, 34
+FIRST_PASS_ROWS = 30
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    y: int
-    median_width: float
-    p90_width: float
-    median: int | None
-    p90: int | None
-
-
-@dataclass(frozen=True)
-class BarChart:
-    title: str
-    bars: list[Bar]
-    height: int
-    width: int = 640
-    label_width: int = 220
-    unit: str = "business days"
-
-
-BAR_SPACING = 34
+def _days(value: int | None) -> str:
+    return "—" if value is None else str(value)
 
 
 def _duration_chart(title: str, rows: list[Durations]) -> BarChart:
-    plot = BarChart(title, [], 0).width - BarChart(title, [], 0).label_width - 60
-    top = max([r.p90 or 0 for r in rows] + [1])
-    bars = [
-        Bar(
-            label=r.label,
-            y=i * BAR_SPACING,
-            median_width=plot * (r.median or 0) / top,
-            p90_width=plot * (r.p90 or 0) / top,
-            median=r.median,
-            p90=r.p90,
+    """The median as a dark bar in front of the 90th percentile as a light one."""
+    return bar_chart(
+        title=title,
+        description="; ".join(
+            f"{r.label}: median {_days(r.median)}, 90th percentile {_days(r.p90)}" for r in rows
         )
-        for i, r in enumerate(rows)
-    ]
-    return BarChart(title, bars, height=len(bars) * BAR_SPACING + 10)
+        + " (business days).",
+        values=[
+            BarValue(
+                label=r.label,
+                value=r.median,
+                text=f"{_days(r.median)} / {_days(r.p90)}",
+                title=f"median {_days(r.median)}",
+                behind=r.p90,
+                behind_title=f"90th percentile {r.p90}",
+            )
+            for r in rows
+        ],
+        left=CHART_LEFT,
+        right=CHART_RIGHT,
+        row_height=BAR_SPACING,
+        bar_height=12,
+        behind_height=20,
+        unit="business days",
+    )
+
+
+def _first_pass_chart(rows: list[FirstPass]) -> BarChart:
+    shown = rows[:FIRST_PASS_ROWS]
+    return bar_chart(
+        title="First-pass acceptance by installer",
+        description="; ".join(f"{f.installer}: {round(f.rate_pct)}%" for f in shown) + ".",
+        values=[
+            BarValue(
+                label=f.installer,
+                value=f.rate_pct,
+                text=f"{round(f.rate_pct)}%",
+                title=f"{round(f.rate_pct)}%",
+            )
+            for f in shown
+        ],
+        left=CHART_LEFT,
+        right=CHART_RIGHT,
+        row_height=BAR_SPACING,
+        bar_height=12,
+        high=100,
+        tick_label=lambda v: f"{number_label(v)}%",
+        unit="%",
+    )
 
 
 def charts(report: Report) -> dict[str, BarChart]:
     rows = [*report.stages, report.to_pto] if report.to_pto else list(report.stages)
-    first_pass = BarChart(
-        "First-pass acceptance by installer",
-        [
-            Bar(
-                label=f.installer,
-                y=i * BAR_SPACING,
-                median_width=(640 - 220 - 60) * f.rate_pct / 100,
-                p90_width=0,
-                median=round(f.rate_pct),
-                p90=None,
-            )
-            for i, f in enumerate(report.first_pass[:30])
-        ],
-        height=min(len(report.first_pass), 30) * BAR_SPACING + 10,
-        unit="%",
-    )
     return {
         "stages": _duration_chart("Business days per stage (median and 90th percentile)", rows),
-        "first_pass": first_pass,
+        "first_pass": _first_pass_chart(report.first_pass),
     }
 
 
