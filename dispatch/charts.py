@@ -6,13 +6,17 @@ summary and the same numbers as a table.
 Committed kW are bars (what the plan counts on), the target a dashed step line, delivered
 kW a line through each measured interval's middle; intervals not measured yet (the future)
 have no delivered point. A vertical line marks "now" while the event runs.
+
+The event report's chart (``report_chart``, drawn by templates/dispatch/event_report.html)
+is here too: target, committed, baseline, actual and delivered kW per measured interval, each
+a line through the intervals' middles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from django.utils.dateformat import format as date_format
@@ -239,4 +243,115 @@ def event_chart(
         delivered_markers=markers,
         now_x=round(x_of(now), 1) if start <= now <= end else None,
         rebound_path=" ".join(rebound_parts),
+    )
+
+
+# --- The event report's chart ---------------------------------------------------------------
+# Same width and margins as the console chart; a taller plot under a one-line legend.
+
+REPORT_TOP, REPORT_PLOT_HEIGHT = 44, 240
+# (key, label, colour, dash pattern): the series the report draws, in legend order.
+REPORT_SERIES = [
+    ("target_kw", "Target", "#5b6676", "6 3"),
+    ("committed_kw", "Committed", "#8a5cc7", "2 3"),
+    ("baseline_kw", "Baseline", "#c77c0e", ""),
+    ("actual_kw", "Actual", "#0b5cad", ""),
+    ("delivered_kw", "Delivered", "#1f7a3a", ""),
+]
+
+
+@dataclass(frozen=True)
+class ReportSeries:
+    label: str
+    color: str
+    dash: str
+    path: str
+    legend_x: int
+
+
+@dataclass(frozen=True)
+class ReportChart:
+    title: str
+    description: str
+    series: list[ReportSeries]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    zero_y: float
+    width: int = WIDTH
+    height: int = REPORT_TOP + REPORT_PLOT_HEIGHT + BOTTOM
+    left: int = LEFT
+    right: int = LEFT + PLOT_WIDTH
+    top: int = REPORT_TOP
+    bottom: int = REPORT_TOP + REPORT_PLOT_HEIGHT
+    plot_width: int = PLOT_WIDTH
+    plot_height: int = REPORT_PLOT_HEIGHT
+    legend_y: int = 18
+    x_label_y: int = REPORT_TOP + REPORT_PLOT_HEIGHT + 16
+
+
+def _report_tick_step(span: timedelta) -> timedelta:
+    """The finest of 15 min … 6 h that labels the span with at most 8 ticks."""
+    for minutes in (15, 30, 60, 120, 180, 360, 720):
+        if span / timedelta(minutes=minutes) <= 8:
+            return timedelta(minutes=minutes)
+    return timedelta(hours=24)
+
+
+def report_chart(*, rows: Sequence[dict], tz: tzinfo) -> ReportChart | None:
+    """Target, committed, baseline, actual and delivered kW per interval (each value drawn at
+    its interval's middle; a missing value breaks the line), or None with nothing to draw."""
+    values = [r[key] for r in rows for key, *_ in REPORT_SERIES if r[key] is not None]
+    if not rows or not values:
+        return None
+    start, end = rows[0]["start"], rows[-1]["end"]
+    span = end - start
+    ticks = nice_ticks(min(0.0, min(values)), max(0.0, max(values), 1.0))
+    low, high = ticks[0], ticks[-1]
+
+    def x_of(moment: datetime) -> float:
+        return round(LEFT + (moment - start) / span * PLOT_WIDTH, 1)
+
+    def y_of(value: float) -> float:
+        return round(
+            REPORT_TOP + REPORT_PLOT_HEIGHT - (value - low) / (high - low) * REPORT_PLOT_HEIGHT, 1
+        )
+
+    series = []
+    for index, (key, label, color, dash) in enumerate(REPORT_SERIES):
+        parts, drawing = [], False
+        for row in rows:
+            value = row[key]
+            if value is None:
+                drawing = False
+                continue
+            x, y = x_of(row["start"] + (row["end"] - row["start"]) / 2), y_of(value)
+            # A lone point still shows: the zero-length segment is drawn as a dot.
+            parts.append(f"L{x},{y}" if drawing else f"M{x},{y} L{x},{y}")
+            drawing = True
+        series.append(ReportSeries(label, color, dash, " ".join(parts), LEFT + 120 * index))
+
+    step = _report_tick_step(span)
+    x_ticks, moment = [], start
+    while moment <= end:
+        x_ticks.append(Tick(x_of(moment), date_format(moment.astimezone(tz), "H:i")))
+        moment += step
+    y_ticks = [Tick(y_of(v), number_label(v)) for v in ticks]
+    delivered = [r["delivered_kw"] for r in rows if r["delivered_kw"] is not None]
+    description = (
+        f"{len(rows)} intervals of 15 minutes from "
+        f"{date_format(start.astimezone(tz), 'D j M H:i')} to "
+        f"{date_format(end.astimezone(tz), 'H:i T')}. "
+        + (
+            f"Delivered between {_kw(min(delivered))} and {_kw(max(delivered))}."
+            if delivered
+            else "Nothing was measured as delivered."
+        )
+    )
+    return ReportChart(
+        title="Target, committed, baseline, actual and delivered kW",
+        description=description,
+        series=series,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        zero_y=y_of(0.0),
     )

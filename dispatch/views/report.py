@@ -1,4 +1,4 @@
-"""The event's M&V report: per-interval table and chart, summary, per-vehicle results, the
+"""The event's M&V report: per-interval table and chart (from ``dispatch.charts``), summary, per-vehicle results, the
 "Measure now" action and the per-vehicle, per-interval CSV.
 
 URL names (namespace "utility"): ``event_report``, ``event_report_csv``, ``event_measure``.
@@ -6,9 +6,8 @@ URL names (namespace "utility"): ``event_report``, ``event_report_csv``, ``event
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from collections.abc import Iterator
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,137 +16,21 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.views import View
 from django.views.generic import DetailView
 
 from dispatch import selectors, tasks
+from dispatch.charts import REPORT_SERIES, report_chart
 from dispatch.measurement.baselines import DISPATCHED, INTERVAL, MeasurementError
 from dispatch.measurement.run import check_measurable, measure_delay, measure_event
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives.models import Incentive, IncentiveOffer
-from portal.charts import Tick, nice_ticks
 from portal.downloads import csv_download
 from portal.roles import Cap
 from portal.tasking import enqueue_on_commit
 from portal.views import UtilityViewMixin
 
 VEHICLES_PER_PAGE = 50
-MINUS = "\u2212"
-
-# --- The chart ------------------------------------------------------------------------------
-
-WIDTH, LEFT, RIGHT = 760, 64, 16
-TOP, PLOT_HEIGHT, BOTTOM = 44, 240, 44
-PLOT_WIDTH = WIDTH - LEFT - RIGHT
-# (key, label, colour, dash pattern): the series the report draws, in legend order.
-SERIES = [
-    ("target_kw", "Target", "#5b6676", "6 3"),
-    ("committed_kw", "Committed", "#8a5cc7", "2 3"),
-    ("baseline_kw", "Baseline", "#c77c0e", ""),
-    ("actual_kw", "Actual", "#0b5cad", ""),
-    ("delivered_kw", "Delivered", "#1f7a3a", ""),
-]
-
-
-@dataclass(frozen=True)
-class Series:
-    label: str
-    color: str
-    dash: str
-    path: str
-    legend_x: int
-
-
-@dataclass(frozen=True)
-class ReportChart:
-    title: str
-    description: str
-    series: list[Series]
-    x_ticks: list[Tick]
-    y_ticks: list[Tick]
-    zero_y: float
-    width: int = WIDTH
-    height: int = TOP + PLOT_HEIGHT + BOTTOM
-    left: int = LEFT
-    right: int = LEFT + PLOT_WIDTH
-    top: int = TOP
-    bottom: int = TOP + PLOT_HEIGHT
-    plot_width: int = PLOT_WIDTH
-    plot_height: int = PLOT_HEIGHT
-    legend_y: int = 18
-    x_label_y: int = TOP + PLOT_HEIGHT + 16
-
-
-def _kw(value: float) -> str:
-    return f"{value:,.1f}".removesuffix(".0").replace("-", MINUS)
-
-
-def _tick_step(span: timedelta) -> timedelta:
-    """The finest of 15 min … 6 h that labels the span with at most 8 ticks."""
-    for minutes in (15, 30, 60, 120, 180, 360, 720):
-        if span / timedelta(minutes=minutes) <= 8:
-            return timedelta(minutes=minutes)
-    return timedelta(hours=24)
-
-
-def report_chart(*, rows: Sequence[dict], tz: tzinfo) -> ReportChart | None:
-    """Target, committed, baseline, actual and delivered kW per interval (each value drawn at
-    its interval's middle; a missing value breaks the line), or None with nothing to draw."""
-    values = [r[key] for r in rows for key, *_ in SERIES if r[key] is not None]
-    if not rows or not values:
-        return None
-    start, end = rows[0]["start"], rows[-1]["end"]
-    span = end - start
-    ticks = nice_ticks(min(0.0, min(values)), max(0.0, max(values), 1.0))
-    low, high = ticks[0], ticks[-1]
-
-    def x_of(moment: datetime) -> float:
-        return round(LEFT + (moment - start) / span * PLOT_WIDTH, 1)
-
-    def y_of(value: float) -> float:
-        return round(TOP + PLOT_HEIGHT - (value - low) / (high - low) * PLOT_HEIGHT, 1)
-
-    series = []
-    for index, (key, label, color, dash) in enumerate(SERIES):
-        parts, drawing = [], False
-        for row in rows:
-            value = row[key]
-            if value is None:
-                drawing = False
-                continue
-            x, y = x_of(row["start"] + (row["end"] - row["start"]) / 2), y_of(value)
-            # A lone point still shows: the zero-length segment is drawn as a dot.
-            parts.append(f"L{x},{y}" if drawing else f"M{x},{y} L{x},{y}")
-            drawing = True
-        series.append(Series(label, color, dash, " ".join(parts), LEFT + 120 * index))
-
-    step = _tick_step(span)
-    x_ticks, moment = [], start
-    while moment <= end:
-        x_ticks.append(Tick(x_of(moment), date_format(moment.astimezone(tz), "H:i")))
-        moment += step
-    y_ticks = [Tick(y_of(v), _kw(v)) for v in ticks]
-    delivered = [r["delivered_kw"] for r in rows if r["delivered_kw"] is not None]
-    description = (
-        f"{len(rows)} intervals of 15 minutes from "
-        f"{date_format(start.astimezone(tz), 'D j M H:i')} to "
-        f"{date_format(end.astimezone(tz), 'H:i T')}. "
-        + (
-            f"Delivered between {_kw(min(delivered))} kW and {_kw(max(delivered))} kW."
-            if delivered
-            else "Nothing was measured as delivered."
-        )
-    )
-    return ReportChart(
-        title="Target, committed, baseline, actual and delivered kW",
-        description=description,
-        series=series,
-        x_ticks=x_ticks,
-        y_ticks=y_ticks,
-        zero_y=y_of(0.0),
-    )
-
 
 # --- Pages ----------------------------------------------------------------------------------
 
@@ -159,7 +42,7 @@ def interval_rows(event: Event) -> list[dict]:
         {
             "start": (start := datetime.fromisoformat(iso)),
             "end": start + INTERVAL,
-            **{key: values.get(key) for key, *_ in SERIES},
+            **{key: values.get(key) for key, *_ in REPORT_SERIES},
         }
         for iso, values in zip(
             result.get("interval_starts", []), result.get("intervals", []), strict=False
