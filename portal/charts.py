@@ -2,9 +2,10 @@
 
 The portal's charts are inline SVG whose geometry is computed in Python and drawn by a
 template: no JavaScript and no third-party code, so a chart works everywhere the page does,
-and a screen reader gets a title, a summary and the data as a table. Each app builds its own
-chart from these (devices: telemetry; dispatch: the event console and report; incentives:
-budgets; interconnection: report bars).
+and a screen reader gets a title, a summary and the data as a table. Each app builds its
+charts in its own charts or reports module from these (devices: telemetry; dispatch: the
+event console and report), and horizontal bars with ``bar_chart`` (incentives: budgets;
+interconnection: report bars).
 """
 
 from __future__ import annotations
@@ -192,13 +193,13 @@ def bar_chart(
                 y=row_top + (row_height - bar_height) / 2,
                 x=min(zero_x, end),
                 # A zero still shows as a hairline; nothing measured shows no bar.
-                width=max(abs(end - zero_x), 1.0) if v.value is not None else 0.0,
-                text_x=max(zero_x, end, behind_end) + 6,
+                width=round(max(abs(end - zero_x), 1.0), 1) if v.value is not None else 0.0,
+                text_x=round(max(zero_x, end, behind_end) + 6, 1),
                 text_y=row_top + row_height / 2 + 4,
                 behind_title=v.behind_title,
                 behind_y=row_top + (row_height - behind_height) / 2,
                 behind_x=min(zero_x, behind_end),
-                behind_width=abs(behind_end - zero_x),
+                behind_width=round(abs(behind_end - zero_x), 1),
             )
         )
     return BarChart(
