@@ -72,14 +72,14 @@ def _media_in_tmp(settings, tmp_path):
 
 @pytest.fixture
 def utility_a(db):
-    from tests.factories import UtilityFactory
+    from tests.portal.factories import UtilityFactory
 
     return UtilityFactory(name="Alpha Power", slug="alpha", time_zone="America/Los_Angeles")
 
 
 @pytest.fixture
 def utility_b(db):
-    from tests.factories import UtilityFactory
+    from tests.portal.factories import UtilityFactory
 
     return UtilityFactory(name="Bravo Electric", slug="bravo", time_zone="America/Denver")
 

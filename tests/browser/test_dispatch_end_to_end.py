@@ -43,7 +43,7 @@ from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
 from tests.devices.simulator_support import running_simulator
 from tests.dispatch import e2e_support, fleet_support
-from tests.factories import UserFactory, make_member
+from tests.portal.factories import UserFactory, make_member
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.browser, pytest.mark.django_db(transaction=True)]

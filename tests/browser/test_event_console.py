@@ -29,7 +29,7 @@ from tests.dispatch.console_support import (
     idle_history,
     set_states,
 )
-from tests.factories import UserFactory, make_member
+from tests.portal.factories import UserFactory, make_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,8 +16,8 @@ from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
 from enrollment.models import Enrollment, Program
 from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
-from tests.factories import UserFactory, make_member
 from tests.interconnection.factories import PDF_BYTES, make_site
+from tests.portal.factories import UserFactory, make_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

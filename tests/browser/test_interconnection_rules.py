@@ -23,8 +23,8 @@ from tests.browser.test_interconnection_journey import (
     _file,
     contexts,  # noqa: F401 (fixture)
 )
-from tests.factories import AHJFactory, AHJTerritoryFactory, make_member
 from tests.interconnection.factories import draft, make_site, walk
+from tests.portal.factories import AHJFactory, AHJTerritoryFactory, make_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,11 +15,11 @@ from allauth.mfa.totp.internal.auth import (
 from playwright.sync_api import expect
 
 from portal.roles import Role
-from tests.factories import (
+from tests.customers.factories import ServiceAccountFactory
+from tests.portal.factories import (
     DEFAULT_PASSWORD,
     InstallerApprovalFactory,
     InstallerCompanyFactory,
-    ServiceAccountFactory,
     UserFactory,
     make_member,
 )

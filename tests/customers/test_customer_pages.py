@@ -16,7 +16,9 @@ from portal.customers.models import ServiceAccount
 from portal.customers.signals import timeline_requested
 from portal.models import AuditEvent
 from portal.roles import Role
-from tests.factories import ServiceAccountFactory, VehicleFactory, make_member
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

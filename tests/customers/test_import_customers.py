@@ -17,8 +17,8 @@ from portal.customers.models import CustomerImport, ServiceAccount
 from portal.customers.services import CustomerFileError, import_customers
 from portal.models import AuditEvent
 from portal.roles import Role
+from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import signed_in
-from tests.factories import ServiceAccountFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from tests.devices.factories import VehicleFactory
 from tests.devices.partner_api import DEVICE_SCOPES
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 
 
 @pytest.fixture

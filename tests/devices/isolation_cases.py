@@ -1,106 +1,33 @@
 """Tenant-isolation cases for the devices pages (merged into the suite in
-tests/portal/test_tenant_isolation.py), and the factories and helpers for device rows they
-and the page tests (tests/devices/test_pages_*.py) share. Every ``make`` may run several times for one utility in one test, so rows that
-must be unique per utility are either reused (partners, agreements) or numbered.
+tests/portal/test_tenant_isolation.py), and the helpers for device rows they and the page
+tests (tests/devices/test_pages_*.py) share; the factories are in tests/devices/factories.py.
+Every ``make`` may run several times for one utility in one test, so rows that must be unique
+per utility are either reused (partners, agreements) or numbered.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import factory
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.utils import timezone
 from django.utils.text import slugify
 from django_scopes import scopes_disabled
 
-from devices.models import (
-    AdapterAttempt,
-    AdapterConfig,
-    ApprovedEquipment,
-    BatteryPolicy,
-    TelemetryReading,
-    VehicleState,
-)
+from devices.models import AdapterAttempt, AdapterConfig, TelemetryReading
 from portal.models import AutomakerPartner, PartnerAgreement
 from portal.roles import MFA_REQUIRED_ROLES
-from tests.factories import (
-    AutomakerPartnerFactory,
+from tests.devices.factories import (
+    AdapterAttemptFactory,
+    AdapterConfigFactory,
+    ApprovedEquipmentFactory,
+    BatteryPolicyFactory,
     ChargerFactory,
-    ScopelessFactory,
-    UtilityFactory,
     VehicleFactory,
-    make_member,
+    VehicleStateFactory,
 )
 from tests.isolation import Case, pk_kwargs
-
-# --- Factories for device rows (candidates for tests/factories.py) --------------------------
-
-
-class ApprovedEquipmentFactory(ScopelessFactory):
-    class Meta:
-        model = ApprovedEquipment
-
-    utility = factory.SubFactory(UtilityFactory)
-    partner = factory.SubFactory(AutomakerPartnerFactory)
-    vehicle_model = "F-150 Lightning"
-    charger_maker = "Ford"
-    charger_model = factory.Sequence(lambda n: f"Charge Station Pro {n}")
-    allows_v1g = True
-    allows_v2h = True
-
-
-class BatteryPolicyFactory(ScopelessFactory):
-    class Meta:
-        model = BatteryPolicy
-
-    utility = factory.SubFactory(UtilityFactory)
-    partner = factory.SubFactory(AutomakerPartnerFactory)
-    vehicle_model = ""
-    discharge_soc_floor_pct = 20
-    max_discharge_kw = 9.6
-    events_per_month_peak = 3
-    events_per_month_off_peak = 1
-    peak_months = factory.LazyFunction(lambda: [6, 7, 8, 9])
-    max_hours_per_event = 4
-    annual_discharge_kwh = 4000
-
-
-class AdapterConfigFactory(ScopelessFactory):
-    class Meta:
-        model = AdapterConfig
-
-    agreement = factory.SubFactory("tests.factories.PartnerAgreementFactory")
-    utility = factory.SelfAttribute("agreement.utility")
-    kind = AdapterConfig.Kind.WEBHOOK
-    endpoint_url = "https://oem.example.test/v2x/commands"
-
-
-class AdapterAttemptFactory(ScopelessFactory):
-    class Meta:
-        model = AdapterAttempt
-
-    agreement = factory.SubFactory("tests.factories.PartnerAgreementFactory")
-    utility = factory.SelfAttribute("agreement.utility")
-    started_at = factory.LazyFunction(timezone.now)
-    outcome = AdapterAttempt.Outcome.OK
-    http_status = 200
-    duration_ms = 120
-    command_count = 10
-
-
-class VehicleStateFactory(ScopelessFactory):
-    class Meta:
-        model = VehicleState
-
-    vehicle = factory.SubFactory(VehicleFactory)
-    utility = factory.SelfAttribute("vehicle.utility")
-    ts = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
-    soc_pct = 64
-    power_kw = 7.2
-    plugged_in = True
-    charging_state = "charging"
-    updated_at = factory.LazyFunction(timezone.now)
+from tests.portal.factories import make_member
 
 
 def add_readings(vehicle, *, count: int, every: timedelta, end=None, soc=50.0, power=5.0):

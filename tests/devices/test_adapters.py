@@ -21,8 +21,9 @@ from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from devices.simulator.state import Behaviour
 from devices.tasks import enqueue_delivery, send_pending_commands, sweep_pending_commands
 from portal.models import AuditEvent
+from tests.devices.factories import VehicleFactory
 from tests.devices.simulator_support import running_simulator
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -221,7 +221,7 @@ def test_it_leaves_commands_of_a_webhook_agreement_to_the_webhook(
 def test_it_filters_the_pull_by_utility(
     issue_client, bearer, kestrel_partner, utility_a, utility_b, assert_api_error
 ):
-    from tests.factories import VehicleFactory
+    from tests.devices.factories import VehicleFactory
 
     api = bearer(issue_client("Kestrel Auto", "alpha", "bravo"))
     in_a = command(VehicleFactory(utility=utility_a, partner=kestrel_partner))

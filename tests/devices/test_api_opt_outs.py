@@ -10,8 +10,8 @@ from django_scopes import scopes_disabled
 
 from devices.models import DeviceCommand, OptOut
 from portal.models import AuditEvent
+from tests.devices.factories import VehicleFactory
 from tests.devices.partner_api import command
-from tests.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django_scopes import scopes_disabled
 from devices.models import AdapterConfig, TelemetryReading
 from devices.telemetry.ingest import MAX_READINGS_PER_BATCH
 from portal.models import PartnerAgreement
+from tests.devices.factories import VehicleFactory
 from tests.devices.partner_api import reading, readings_of, state_of, ts
-from tests.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,12 +13,9 @@ from django_scopes import scopes_disabled
 from devices.models import Vehicle
 from devices.vin import with_check_digit
 from portal.models import AuditEvent
-from tests.factories import (
-    AutomakerPartnerFactory,
-    PartnerAgreementFactory,
-    ServiceAccountFactory,
-    VehicleFactory,
-)
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 
 pytestmark = pytest.mark.django_db
 

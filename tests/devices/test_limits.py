@@ -194,7 +194,8 @@ def test_it_loads_the_sources_from_the_registry(utility_a):
     from django_scopes import scope
 
     from devices.models import BatteryPolicy, CustomerPreference
-    from tests.factories import AutomakerPartnerFactory, ChargerFactory, VehicleFactory
+    from tests.devices.factories import ChargerFactory, VehicleFactory
+    from tests.portal.factories import AutomakerPartnerFactory
 
     partner = AutomakerPartnerFactory()
     with scope(utility=utility_a.pk):

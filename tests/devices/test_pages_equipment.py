@@ -14,13 +14,8 @@ from devices.forms import ApprovedEquipmentForm
 from devices.models import ApprovedEquipment, BatteryPolicy
 from portal.models import AuditEvent
 from portal.roles import Cap, Role
-from tests.devices.isolation_cases import (
-    ApprovedEquipmentFactory,
-    BatteryPolicyFactory,
-    partner_in,
-    signed_in,
-)
-from tests.factories import ChargerFactory
+from tests.devices.factories import ApprovedEquipmentFactory, BatteryPolicyFactory, ChargerFactory
+from tests.devices.isolation_cases import partner_in, signed_in
 from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db

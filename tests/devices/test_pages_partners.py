@@ -13,13 +13,8 @@ from django_scopes import scopes_disabled
 from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand
 from portal.models import PartnerAgreement
 from portal.roles import Role
-from tests.devices.isolation_cases import (
-    AdapterAttemptFactory,
-    AdapterConfigFactory,
-    partner_in,
-    signed_in,
-)
-from tests.factories import VehicleFactory
+from tests.devices.factories import AdapterAttemptFactory, AdapterConfigFactory, VehicleFactory
+from tests.devices.isolation_cases import partner_in, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,14 +15,14 @@ from django_scopes import scopes_disabled
 
 from devices.models import CustomerPreference, DeviceCommand, OptOut
 from portal.roles import Role
-from tests.devices.isolation_cases import (
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import (
     BatteryPolicyFactory,
+    ChargerFactory,
+    VehicleFactory,
     VehicleStateFactory,
-    add_readings,
-    partner_in,
-    signed_in,
 )
-from tests.factories import ChargerFactory, ServiceAccountFactory, VehicleFactory
+from tests.devices.isolation_cases import add_readings, partner_in, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -28,13 +28,9 @@ from devices.simulator.portal_client import Credentials, PortalClient
 from devices.simulator.state import Behaviour
 from portal.models import AuditEvent, PartnerClient
 from portal.partners import create_partner_client
+from tests.devices.factories import VehicleFactory
 from tests.devices.simulator_support import running_simulator
-from tests.factories import (
-    AutomakerPartnerFactory,
-    PartnerAgreementFactory,
-    UtilityFactory,
-    VehicleFactory,
-)
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory, UtilityFactory
 from tests.worker import wait_for
 
 Status = DeviceCommand.Status

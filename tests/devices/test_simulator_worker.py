@@ -24,8 +24,9 @@ from devices.models import AdapterAttempt, AdapterConfig, DeviceCommand, Telemet
 from devices.services.commands import CommandSpec, issue_commands
 from devices.tasks import enqueue_delivery
 from portal.partners import create_partner_client
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, VehicleFactory
+from tests.devices.factories import VehicleFactory
 from tests.net import free_port
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 from tests.worker import ROOT, celery_worker, wait_for, worker_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -22,8 +22,8 @@ from devices.telemetry.ingest import ingest as ingest_batch
 from devices.telemetry.readings import epoch_us
 from devices.telemetry.rollups import energy_by_interval
 from portal.models import AuditEvent
+from tests.devices.factories import VehicleFactory
 from tests.devices.partner_api import reading, readings_of, rollups_of, state_of, ts
-from tests.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 

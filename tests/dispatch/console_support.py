@@ -14,8 +14,9 @@ from django_scopes import scopes_disabled
 from devices.models import DeviceCommand, OptOut, TelemetryRollup, Vehicle, VehicleState
 from dispatch.measurement.baselines import floor_interval
 from dispatch.models import Event, EventParticipant, EventPlanRun
+from tests.devices.factories import _vin
 from tests.dispatch.events_support import make_event, open_program
-from tests.factories import AutomakerPartnerFactory, _vin
+from tests.portal.factories import AutomakerPartnerFactory
 
 Participant = EventParticipant.Role
 CommandStatus = DeviceCommand.Status

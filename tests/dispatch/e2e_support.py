@@ -23,7 +23,7 @@ from devices.models import BatteryPolicy, CustomerPreference, Vehicle, VehicleSt
 from dispatch.measurement.baselines import mv_grid
 from tests.dispatch import fleet_support
 from tests.dispatch.console_support import add_rollups
-from tests.factories import AutomakerPartnerFactory
+from tests.portal.factories import AutomakerPartnerFactory
 
 SIZE = 40
 AUTOMAKER_FLOOR_PCT = 20.0

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dispatch.models import Event
-from tests.enrollment.programs_support import ProgramFactory
+from tests.enrollment.factories import ProgramFactory
 
 
 def open_program(utility, **fields):

@@ -12,8 +12,8 @@ from django_scopes import scope, scopes_disabled
 from devices.models import TelemetryRollup
 from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant, EventPlanRun
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.events_support import make_event, open_program
-from tests.factories import VehicleFactory
 
 QUARTER = timedelta(minutes=15)
 

@@ -9,8 +9,8 @@ from django_scopes import scopes_disabled
 
 from devices.models import VehicleState
 from dispatch.models import DispatchGroup
-from tests.enrollment.programs_support import EnrollmentFactory
-from tests.factories import ChargerFactory, VehicleFactory
+from tests.devices.factories import ChargerFactory, VehicleFactory
+from tests.enrollment.factories import EnrollmentFactory
 
 
 def enrolled(program, *, feeder="", soc_pct=None, **enrollment):

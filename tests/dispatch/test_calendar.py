@@ -15,7 +15,7 @@ from django.utils import timezone
 from dispatch.event_calendar import BadCalendarParameter, add_months, parse_month
 from portal.roles import Role
 from tests.dispatch.events_support import make_event, open_program
-from tests.factories import make_member
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

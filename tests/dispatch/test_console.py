@@ -33,7 +33,7 @@ from tests.dispatch.console_support import (
     set_states,
 )
 from tests.dispatch.events_support import open_program, utc
-from tests.factories import make_member
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

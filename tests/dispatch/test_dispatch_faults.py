@@ -32,8 +32,8 @@ from dispatch.tasks import activate_event
 from portal.models import AuditEvent
 from tests.devices.simulator_support import running_simulator
 from tests.dispatch import fleet_support
-from tests.factories import AutomakerPartnerFactory
 from tests.net import free_port
+from tests.portal.factories import AutomakerPartnerFactory
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

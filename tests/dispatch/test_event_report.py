@@ -20,6 +20,7 @@ from dispatch.measurement.run import measure_event
 from dispatch.models import Event
 from enrollment.incentives.models import Incentive
 from portal.roles import Role
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.mv_support import (
     add_participant,
     daily,
@@ -32,13 +33,8 @@ from tests.dispatch.mv_support import (
     rollups,
     weekdays_before,
 )
-from tests.factories import VehicleFactory, make_member
-from tests.incentives.support import (
-    capacity_offer,
-    funded_program,
-    participant,
-    performance_offer,
-)
+from tests.incentives.support import capacity_offer, funded_program, participant, performance_offer
+from tests.portal.factories import make_member
 from tests.worker import celery_worker, wait_for
 
 pytestmark = pytest.mark.django_db

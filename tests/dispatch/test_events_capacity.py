@@ -12,9 +12,9 @@ from devices.models import VehicleState
 from dispatch.models import Event
 from dispatch.selectors import capacity_preview
 from enrollment.models import Enrollment
+from tests.devices.factories import ChargerFactory
 from tests.dispatch.events_support import open_program
-from tests.enrollment.programs_support import EnrollmentFactory
-from tests.factories import ChargerFactory
+from tests.enrollment.factories import EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from dispatch.models import Event
 from portal.models import AuditEvent
 from portal.roles import Role
 from tests.dispatch.events_support import make_event, open_program, utc
-from tests.factories import make_member
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from dispatch.services.errors import GuardrailsFailed, StaleEvent
 from dispatch.services.events import cancel_event, end_early, extend, schedule_event
 from portal.models import AuditEvent
 from tests.dispatch.events_support import WEEKDAY_EVENINGS, make_event, open_program, utc
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from dispatch.execution.activation import activate_event
 from dispatch.execution.restores import cancel_or_end
 from dispatch.models import EventPlanRun
 from portal.models import AuditEvent
+from tests.devices.factories import ChargerFactory
 from tests.dispatch.events_support import make_event, open_program
-from tests.enrollment.programs_support import EnrollmentFactory
-from tests.factories import ChargerFactory
+from tests.enrollment.factories import EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from portal.models import AuditEvent
 from portal.roles import Role
 from tests.dispatch.events_support import open_program
 from tests.dispatch.grid_support import oadr_event, route, source
-from tests.factories import make_member
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,9 @@ from dispatch.services.groups import save_group
 from dispatch.views import groups as group_views
 from portal.models import AuditEvent
 from portal.roles import Role
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.targeting_support import make_group
-from tests.factories import VehicleFactory, make_member
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

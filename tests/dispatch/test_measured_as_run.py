@@ -11,6 +11,8 @@ from django_scopes import scope, scopes_disabled
 
 from dispatch.measurement.run import measure_event
 from dispatch.models import Event
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.mv_support import (
     add_participant,
     daily,
@@ -20,7 +22,6 @@ from tests.dispatch.mv_support import (
     rollups,
     weekdays_before,
 )
-from tests.factories import ServiceAccountFactory, VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_the_report_labels_a_v2h_figure_an_estimate_and_shows_the_rebound(client
     from django.urls import reverse
 
     from portal.roles import Role
-    from tests.factories import make_member
+    from tests.portal.factories import make_member
 
     start = local(utility_a, EVENT_DAY, 17)
     event = mv_event(

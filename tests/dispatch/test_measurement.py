@@ -28,6 +28,7 @@ from dispatch.measurement.intervals import IntervalSummary, interval_summary
 from dispatch.measurement.run import measure_event
 from dispatch.models import Event, EventParticipant
 from enrollment.incentives.models import Incentive
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.mv_support import (
     add_participant,
     add_plan_run,
@@ -38,13 +39,7 @@ from tests.dispatch.mv_support import (
     rollups,
     weekdays_before,
 )
-from tests.factories import VehicleFactory
-from tests.incentives.support import (
-    capacity_offer,
-    funded_program,
-    participant,
-    performance_offer,
-)
+from tests.incentives.support import capacity_offer, funded_program, participant, performance_offer
 
 pytestmark = pytest.mark.django_db
 

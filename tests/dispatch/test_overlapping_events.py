@@ -28,8 +28,8 @@ from tests.devices.simulator_support import running_simulator
 from tests.dispatch import e2e_support, fleet_support
 from tests.dispatch.console_support import add_rollups
 from tests.dispatch.test_dispatch_faults import admin
-from tests.factories import AutomakerPartnerFactory
 from tests.incentives.support import performance_offer
+from tests.portal.factories import AutomakerPartnerFactory
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -20,9 +20,10 @@ from dispatch.execution.restores import cancel_or_end
 from dispatch.models import Event, EventParticipant, EventPlanRun
 from dispatch.services.events import extend
 from portal.models import AuditEvent
+from tests.devices.factories import ChargerFactory
 from tests.dispatch.events_support import make_event, open_program
-from tests.enrollment.programs_support import EnrollmentFactory
-from tests.factories import ChargerFactory, PartnerAgreementFactory
+from tests.enrollment.factories import EnrollmentFactory
+from tests.portal.factories import PartnerAgreementFactory
 
 pytestmark = pytest.mark.django_db
 

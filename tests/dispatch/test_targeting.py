@@ -21,9 +21,10 @@ from dispatch.services.events import schedule_event
 from enrollment.models import Enrollment
 from portal.models import AuditEvent
 from portal.roles import Role
+from tests.devices.factories import VehicleFactory
 from tests.dispatch.events_support import make_event, open_program
 from tests.dispatch.targeting_support import enrolled, make_group
-from tests.factories import UserFactory, VehicleFactory, make_member
+from tests.portal.factories import UserFactory, make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -19,13 +19,10 @@ from enrollment.eligibility import Rule
 from enrollment.models import Consent, Enrollment
 from portal.models import AuditEvent, PartnerAgreement
 from tests.api import assert_api_error
-from tests.enrollment.programs_support import (
-    ProgramFactory,
-    TermsVersionFactory,
-    eligible_vehicle,
-    submit,
-)
-from tests.factories import ServiceAccountFactory, UserFactory
+from tests.customers.factories import ServiceAccountFactory
+from tests.enrollment.factories import ProgramFactory, TermsVersionFactory
+from tests.enrollment.programs_support import eligible_vehicle, submit
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 SCOPES = "enrollments:read enrollments:write vehicles:write utilities:read"

@@ -10,12 +10,10 @@ from enrollment import eligibility
 from enrollment.eligibility import Candidate, OpenEnrollment, Rule
 from enrollment.models import Enrollment, Program
 from portal.customers.models import ServiceAccount
-from tests.enrollment.programs_support import (
-    EnrollmentFactory,
-    ProgramFactory,
-    eligible_vehicle,
-)
-from tests.factories import ServiceAccountFactory, VehicleFactory
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
+from tests.enrollment.factories import EnrollmentFactory, ProgramFactory
+from tests.enrollment.programs_support import eligible_vehicle
 
 # --- Pure evaluators, no database ---------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from devices.services.vehicles import update_vehicle
 from enrollment.eligibility import Rule
 from enrollment.models import Enrollment
 from portal.customers.services import import_customers
-from tests.enrollment.programs_support import ProgramFactory, eligible_vehicle, submit
+from tests.enrollment.factories import ProgramFactory
+from tests.enrollment.programs_support import eligible_vehicle, submit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 

@@ -20,17 +20,17 @@ from enrollment.models import Consent, Enrollment, Program
 from portal.customers.models import ServiceAccount
 from portal.models import AuditEvent, PartnerAgreement
 from portal.tasking import MissingTenant
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
+from tests.enrollment.factories import ConsentFactory, ProgramFactory, TermsVersionFactory
 from tests.enrollment.programs_support import (
-    ConsentFactory,
-    ProgramFactory,
-    TermsVersionFactory,
     consent_for,
     eligible_vehicle,
     partner_with_agreement,
     pto_granted,
     submit,
 )
-from tests.factories import ServiceAccountFactory, UserFactory, VehicleFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 Status = Enrollment.Status

@@ -16,16 +16,10 @@ from enrollment.eligibility import Rule
 from enrollment.models import Enrollment
 from portal.models import AuditEvent, PartnerAgreement
 from portal.roles import Role
+from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import signed_in
-from tests.enrollment.programs_support import (
-    EnrollmentFactory,
-    ProgramFactory,
-    TermsVersionFactory,
-    eligible_vehicle,
-    partner_with_agreement,
-    submit,
-)
-from tests.factories import ServiceAccountFactory
+from tests.enrollment.factories import EnrollmentFactory, ProgramFactory, TermsVersionFactory
+from tests.enrollment.programs_support import eligible_vehicle, partner_with_agreement, submit
 
 pytestmark = pytest.mark.django_db
 Status = Enrollment.Status

@@ -11,7 +11,7 @@ from enrollment.models import Program, TermsVersion
 from portal.models import AuditEvent
 from portal.roles import Role
 from tests.devices.isolation_cases import signed_in
-from tests.enrollment.programs_support import ProgramFactory, TermsVersionFactory
+from tests.enrollment.factories import ProgramFactory, TermsVersionFactory
 
 pytestmark = pytest.mark.django_db
 

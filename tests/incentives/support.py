@@ -1,6 +1,6 @@
-"""Factories and helpers for incentives, shared by the incentive, ledger and payout tests and
-the tenant-isolation cases (candidates for tests/factories.py). Rows are created with scopes
-disabled, like the other factories; writes that matter go through the services, inside the
+"""Helpers for incentives, shared by the incentive, ledger and payout tests and the
+tenant-isolation cases; the offer factory is in tests/incentives/factories.py. Rows are created
+with scopes disabled, like the factories' rows; writes that matter go through the services, inside the
 program's scope. Every ``make`` may run several times for one utility in one test, so each
 row it creates is numbered."""
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import count
 
-import factory
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -18,8 +17,10 @@ from django_scopes import scope, scopes_disabled
 from enrollment.incentives import services
 from enrollment.incentives.models import Dispute, Incentive, IncentiveOffer
 from enrollment.models import Enrollment, Program
-from tests.enrollment.programs_support import EnrollmentFactory, ProgramFactory
-from tests.factories import ScopelessFactory, ServiceAccountFactory, VehicleFactory
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
+from tests.enrollment.factories import EnrollmentFactory, ProgramFactory
+from tests.incentives.factories import OfferFactory
 
 _serial = count(1)
 
@@ -38,20 +39,6 @@ def media_root(settings, tmp_path):
 
 def upload(name: str = "invoice.pdf", content: bytes = PDF_BYTES, content_type: str = ""):
     return SimpleUploadedFile(name, content, content_type=content_type or "application/pdf")
-
-
-class OfferFactory(ScopelessFactory):
-    class Meta:
-        model = IncentiveOffer
-
-    program = factory.SubFactory(ProgramFactory)
-    utility = factory.SelfAttribute("program.utility")
-    kind = IncentiveOffer.Kind.CHARGER_REBATE
-    name = factory.Sequence(lambda n: f"Offer {n}")
-    reason_code = "EVREBATE"
-    payout_channel = IncentiveOffer.Channel.BILL_CREDIT
-    amount = Decimal("300.00")
-    income_qualified_amount = Decimal("600.00")
 
 
 def _offer(program: Program, kind: str, defaults: dict, fields: dict) -> IncentiveOffer:

@@ -18,7 +18,6 @@ from enrollment.incentives.models import Incentive, LedgerEntry
 from enrollment.incentives.services import ledger
 from enrollment.models import Program
 from portal.models import AuditEvent
-from tests.factories import UserFactory
 from tests.incentives.support import (
     apply_rebate,
     approve,
@@ -29,6 +28,7 @@ from tests.incentives.support import (
     rebate_offer,
     reload,
 )
+from tests.portal.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -17,8 +17,8 @@ from enrollment.incentives import selectors, services
 from enrollment.incentives.models import Incentive, LedgerEntry, PayoutBatch, PayoutItem
 from portal.models import AuditEvent
 from portal.roles import Role
+from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import signed_in
-from tests.factories import ServiceAccountFactory
 from tests.incentives.support import (
     apply_rebate,
     bonus_offer,

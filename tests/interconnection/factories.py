@@ -18,15 +18,14 @@ from enrollment.interconnection.models import InterconnectionApplication, Transf
 from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
 from portal.models import AHJ, InstallerCompany
 from portal.roles import Role
-from tests.factories import (
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import ChargerFactory, VehicleFactory
+from tests.portal.factories import (
     AHJFactory,
     AHJTerritoryFactory,
     AutomakerPartnerFactory,
-    ChargerFactory,
     InstallerApprovalFactory,
     InstallerCompanyFactory,
-    ServiceAccountFactory,
-    VehicleFactory,
     make_member,
 )
 

@@ -19,8 +19,8 @@ from enrollment.interconnection.models import (
 from portal import audit
 from portal.models import AuditEvent
 from portal.roles import Role
-from tests.factories import make_member
 from tests.interconnection.factories import draft, make_site, walk
+from tests.portal.factories import make_member
 
 BEFORE_THE_MOVE = [("enrollment", "0011_move_incentives_out")]
 

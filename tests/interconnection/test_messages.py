@@ -15,8 +15,8 @@ from enrollment.interconnection import services
 from enrollment.interconnection.models import ApplicationMessage
 from portal.models import AuditEvent
 from portal.roles import Role
-from tests.factories import make_member
 from tests.interconnection.factories import draft, make_site, walk
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

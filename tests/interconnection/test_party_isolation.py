@@ -9,8 +9,8 @@ from django_scopes import scopes_disabled
 
 from portal.models import InstallerApproval
 from portal.roles import Role
-from tests.factories import make_member
 from tests.interconnection.factories import draft, make_site, walk
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

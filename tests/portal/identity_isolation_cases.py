@@ -13,8 +13,8 @@ from django_scopes import scope
 
 from portal.models import AccessRequest, Invitation, Membership
 from portal.roles import Role
-from tests.factories import UserFactory, make_member
 from tests.isolation import Case, pk_kwargs
+from tests.portal.factories import UserFactory, make_member
 
 _serial = count(1)
 

@@ -4,7 +4,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from tests.factories import ServiceAccountFactory, VehicleFactory
+from tests.customers.factories import ServiceAccountFactory
+from tests.devices.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
 from portal.api.base import PartnerAPIMixin
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from portal.api.base import PartnerAPIView
 from portal.api.errors import Conflict
 from portal.customers.models import ServiceAccount
 from portal.models import AuditEvent, PartnerAgreement
-from tests.factories import ServiceAccountFactory
+from tests.customers.factories import ServiceAccountFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 

@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 from oauth2_provider.models import Application
 
 from portal.models import AuditEvent, AutomakerPartner, PartnerAgreement, PartnerClient
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 
 pytestmark = pytest.mark.django_db
 

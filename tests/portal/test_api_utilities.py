@@ -7,7 +7,7 @@ from django_scopes import scopes_disabled
 
 from portal.api.pagination import StandardPagination
 from portal.models import PartnerAgreement
-from tests.factories import AutomakerPartnerFactory, PartnerAgreementFactory, UtilityFactory
+from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from portal.models import AuditEvent
 from portal.models.audit import AuditTrailIsAppendOnly
 from portal.request_context import reset_request_id, set_request_id
 from portal.roles import Role
-from tests.factories import UserFactory, make_member
+from tests.portal.factories import UserFactory, make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal import business_days
-from tests.factories import UtilityFactory
+from tests.portal.factories import UtilityFactory
 
 US_CA = business_days._calendar("US", "CA")
 days = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31))

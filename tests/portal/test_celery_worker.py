@@ -11,7 +11,7 @@ from django_scopes import scope
 
 from portal.models import AccessRequest, AuditEvent
 from portal.roles import Role
-from tests.factories import UserFactory, make_member
+from tests.portal.factories import UserFactory, make_member
 from tests.worker import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -21,11 +21,7 @@ from portal.models import (
 )
 from portal.roles import Role
 from portal.tasks import notify_access_request
-from tests.factories import (
-    InstallerApprovalFactory,
-    InstallerCompanyFactory,
-    make_member,
-)
+from tests.portal.factories import InstallerApprovalFactory, InstallerCompanyFactory, make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from portal.identity.adapter import SIGNED_IN_AT_SESSION_KEY
 from portal.identity.mfa_adapter import PortalMFAAdapter
 from portal.models import User
 from portal.roles import Role
-from tests.factories import DEFAULT_PASSWORD, UserFactory, make_member
+from tests.portal.factories import DEFAULT_PASSWORD, UserFactory, make_member
 
 pytestmark = pytest.mark.django_db
 

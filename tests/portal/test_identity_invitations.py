@@ -16,7 +16,7 @@ from portal.identity.services.invitations import accept_invitation_as_new_user, 
 from portal.models import AuditEvent, Invitation, Membership, User
 from portal.roles import Role
 from portal.tasks import send_invitation
-from tests.factories import (
+from tests.portal.factories import (
     DEFAULT_PASSWORD,
     AHJFactory,
     InstallerCompanyFactory,

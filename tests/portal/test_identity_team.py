@@ -8,7 +8,7 @@ from django_scopes import scopes_disabled
 
 from portal.models import AuditEvent, Invitation, Membership
 from portal.roles import Role
-from tests.factories import (
+from tests.portal.factories import (
     AHJFactory,
     AHJTerritoryFactory,
     InstallerCompanyFactory,

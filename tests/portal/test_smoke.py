@@ -1,7 +1,8 @@
 import pytest
 
 from portal.roles import Role
-from tests.factories import ServiceAccountFactory, make_member
+from tests.customers.factories import ServiceAccountFactory
+from tests.portal.factories import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -17,26 +17,23 @@ from django_scopes import scopes_disabled
 from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
+from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import DEVICES_CASES
 from tests.dispatch.isolation_cases import DISPATCH_CASES
 from tests.enrollment.isolation_cases import PROGRAM_API, PROGRAM_CASES
-from tests.factories import (
+from tests.incentives.isolation_cases import INCENTIVE_API, INCENTIVE_CASES
+from tests.interconnection.isolation_cases import INTERCONNECTION_CASES, INTERCONNECTION_ORG_ROUTES
+from tests.isolation import Case, pk_kwargs
+from tests.portal.factories import (
     AHJFactory,
     AHJTerritoryFactory,
     AutomakerPartnerFactory,
     InstallerApprovalFactory,
     InstallerCompanyFactory,
     PartnerAgreementFactory,
-    ServiceAccountFactory,
     UserFactory,
     make_member,
 )
-from tests.incentives.isolation_cases import INCENTIVE_API, INCENTIVE_CASES
-from tests.interconnection.isolation_cases import (
-    INTERCONNECTION_CASES,
-    INTERCONNECTION_ORG_ROUTES,
-)
-from tests.isolation import Case, pk_kwargs
 from tests.portal.identity_isolation_cases import IDENTITY_CASES, IDENTITY_NOT_TENANT_DATA
 from tests.routes import all_routes
 

@@ -1,12 +1,13 @@
-"""Factories for the tenancy core. Tenant-owned factories create rows with scopes disabled,
-so tests can set up several utilities at once."""
+"""Factories for the tenancy core: utilities, users, organizations (installers, AHJs,
+automakers), partner agreements, approvals and territories, and membership helpers.
+Tenant-owned factories create rows with scopes disabled, so tests can set up several
+utilities at once."""
 
 from __future__ import annotations
 
 import factory
 from django_scopes import scopes_disabled
 
-from portal.customers.models import ServiceAccount
 from portal.models import (
     AHJ,
     AHJTerritory,
@@ -18,7 +19,6 @@ from portal.models import (
     User,
     Utility,
 )
-from portal.roles import Role
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -118,21 +118,6 @@ class AHJTerritoryFactory(ScopelessFactory):
     ahj = factory.SubFactory(AHJFactory)
 
 
-class ServiceAccountFactory(ScopelessFactory):
-    class Meta:
-        model = ServiceAccount
-
-    utility = factory.SubFactory(UtilityFactory)
-    account_number = factory.Sequence(lambda n: f"{1000000000 + n}")
-    customer_name = factory.Faker("name")
-    premise_address = factory.Faker("street_address")
-    city = "San Francisco"
-    state = "CA"
-    zip_code = "94110"
-    meter_id = factory.Sequence(lambda n: f"M{500000 + n}")
-    rate_class = ServiceAccount.RateClass.RESIDENTIAL_EV
-
-
 def make_member(role: str, *, utility=None, installer=None, ahj=None, user=None) -> User:
     """A user holding ``role`` in the given organization (created if not given)."""
     user = user or UserFactory()
@@ -140,46 +125,3 @@ def make_member(role: str, *, utility=None, installer=None, ahj=None, user=None)
     if hasattr(user, "_portal_memberships"):
         del user._portal_memberships
     return user
-
-
-__all__ = ["Role", "make_member"]
-
-
-class ChargerFactory(ScopelessFactory):
-    class Meta:
-        model = "devices.Charger"
-
-    utility = factory.SubFactory(UtilityFactory)
-    maker = "Wallbox"
-    model = "Quasar 2"
-    serial = factory.Sequence(lambda n: f"WBX{200000 + n}")
-    current_type = "dc"
-    max_charge_kw = 11.5
-    max_discharge_kw = 11.5
-    backup_capable = True
-    cert_ul9741 = True
-    cert_ul1741_sb = True
-
-
-def _vin(n: int) -> str:
-    from devices.vin import with_check_digit
-
-    return with_check_digit(f"1FTVW1EL0NW{n:06d}")
-
-
-class VehicleFactory(ScopelessFactory):
-    class Meta:
-        model = "devices.Vehicle"
-
-    utility = factory.SubFactory(UtilityFactory)
-    vin = factory.Sequence(_vin)
-    partner = factory.SubFactory(AutomakerPartnerFactory)
-    partner_vehicle_id = factory.Sequence(lambda n: f"veh-{n}")
-    model = "F-150 Lightning"
-    model_year = 2024
-    usable_battery_kwh = 131
-    supports_v1g = True
-    supports_v2h = True
-    supports_v2g = True
-    max_charge_kw = 19.2
-    max_discharge_kw = 9.6
