@@ -8,8 +8,10 @@ from django.test import override_settings
 
 @pytest.fixture(scope="module")
 def demo_world(django_db_setup, django_db_blocker) -> str:
-    """The demo, seeded once for a whole test module (``seed_demo``'s output): inside a
-    transaction that is rolled back after the module's last test. Each test runs in a
+    """``seed_demo``'s output. The demo is seeded once per test session: every test of the
+    seeded world lives in tests/demo/test_seed_demo.py, and this module-scoped seed runs
+    inside a transaction rolled back after its last test (the package holds transactional
+    tests too, which a longer-lived open transaction would block). Each test runs in a
     savepoint of it, so what one test changes the next does not see."""
     # The tests' fast hasher (tests/conftest.py) for the seed too: secrets it hashes are
     # checked again inside the tests.
