@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django_scopes import scope
 
 from enrollment.models import Enrollment
 from enrollment.services.decisions import (
@@ -126,12 +127,14 @@ def inputs_changed(*, utility_id: int, service_account_ids: Collection[int] | No
     from enrollment.tasks import reevaluate_accounts as reevaluate_task
 
     if service_account_ids is None:
-        program_ids = (
-            Enrollment.objects.filter(utility_id=utility_id, status__in=Enrollment.OPEN_STATES)
-            .values_list("program_id", flat=True)
-            .distinct()
-        )
-        bump_rules_version(program_ids=list(program_ids), reevaluate=True)
+        # In the utility's own scope whatever the caller's (the admin site runs unscoped).
+        with scope(utility=utility_id):
+            program_ids = (
+                Enrollment.objects.filter(status__in=Enrollment.OPEN_STATES)
+                .values_list("program_id", flat=True)
+                .distinct()
+            )
+            bump_rules_version(program_ids=list(program_ids), reevaluate=True)
         return
     ids = sorted(set(service_account_ids))
     for start in range(0, len(ids), ACCOUNTS_PER_TASK):
