@@ -31,6 +31,7 @@ from portal.audit import record
 from portal.bulk import bulk_update_rows
 from portal.customers.models import CustomerImport, ServiceAccount
 from portal.customers.signals import accounts_changed
+from portal.downloads import csv_writer
 from portal.models import User, Utility
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -372,6 +373,6 @@ def report_rows(customer_import: CustomerImport) -> Iterator[list[str]]:
 
 
 def write_report(customer_import: CustomerImport, out) -> None:
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     for row in report_rows(customer_import):
         writer.writerow(row)

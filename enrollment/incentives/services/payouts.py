@@ -3,7 +3,6 @@ files per method, and marking a batch paid (payout ledger entries)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re
@@ -31,6 +30,7 @@ from enrollment.incentives.services.errors import (
 from enrollment.incentives.services.ledger import acting_user, lock_program
 from portal.audit import actor_label, record
 from portal.customers.models import ServiceAccount
+from portal.downloads import csv_writer
 from portal.models import User
 
 _REFERENCE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-:.]{3,63}$")
@@ -178,7 +178,7 @@ def payout_file(*, items: list[PayoutItem], method: str) -> bytes:
     so the same batch always gives the same bytes."""
     columns = FILE_COLUMNS[method]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for item in items:
         values = {

@@ -4,8 +4,6 @@ documents, the PTO letter and the regulators' report."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -26,6 +24,7 @@ from enrollment.interconnection.views.base import (
     render_application,
     serve_document,
 )
+from portal.downloads import csv_writer
 from portal.models import User
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
@@ -246,7 +245,7 @@ class ReportCsvView(UtilityViewMixin, View):
         response = HttpResponse(content_type="text/csv")
         name = f"interconnection-{request.utility.slug}-{timezone.localdate():%Y%m%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         for row in reports.csv_rows(report):
             writer.writerow(row)
         return response
