@@ -203,6 +203,18 @@ class AuditDetailView(UtilityViewMixin, DetailView):
     def get_queryset(self):
         return AuditEvent.objects.all()
 
+    def get_context_data(self, **kwargs):
+        # Pairs built here: in the template ``changes.items`` would be a change named "items"
+        # (a payout batch records its items), not the dict's pairs.
+        changes = self.object.changes
+        if isinstance(changes, dict):
+            pairs = list(changes.items())
+        elif changes:
+            pairs = [("value", changes)]
+        else:
+            pairs = []
+        return super().get_context_data(change_pairs=pairs, **kwargs)
+
 
 class PartnerAgreementListView(UtilityViewMixin, ListView):
     required_capability = Cap.VIEW_PARTNERS

@@ -91,6 +91,10 @@ class PartnerAPIMixin:
         request.partner = access.partner
 
     def initial(self, request, *args, **kwargs) -> None:
+        # A method the view has no handler for (TRACE, or PUT on a read-only viewset) is a 405
+        # before anything else: the scope check below would otherwise find no scopes for it.
+        if not hasattr(self, request.method.lower()):
+            self.http_method_not_allowed(request, *args, **kwargs)
         super().initial(request, *args, **kwargs)
         self._request_context.enter_context(scope(utility=request.partner_access.utility_ids))
 

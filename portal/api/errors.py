@@ -14,7 +14,9 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
 from django.http import Http404
@@ -57,6 +59,7 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "invalid_transition"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
     REQUEST_FAILED = "request_failed"
     INTERNAL_ERROR = "internal_error"
 
@@ -95,6 +98,15 @@ class ResourceNotFound(APIError):
     status_code = status.HTTP_404_NOT_FOUND
     code = ErrorCode.NOT_FOUND
     default_detail = "Not found."
+
+
+class PayloadTooLarge(APIError):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: refused as soon as anything reads it (the token
+    check may be first), never half-read."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    default_detail = "The request body is too large."
 
 
 class Conflict(APIError):
@@ -149,6 +161,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = ResourceNotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
 
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in API view", exc_info=exc)

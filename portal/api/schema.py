@@ -57,6 +57,11 @@ ERROR_RESPONSES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "No such object, or one outside the utilities this client may act in.",
         {},
     ),
+    "PayloadTooLarge": (
+        "413",
+        "The body is larger than the server accepts (payload_too_large; details.max_bytes).",
+        {},
+    ),
     "RateLimited": (
         "429",
         "Too many requests from this client (rate_limited).",
@@ -92,7 +97,7 @@ def document_errors(result: dict[str, Any], generator, request, public) -> dict[
             if "{" in url or "page" in parameters:  # a page past the end is a 404 too
                 names.append("NotFound")
             if "requestBody" in operation:
-                names.append("ValidationFailed")
+                names += ["ValidationFailed", "PayloadTooLarge"]
             responses = operation.setdefault("responses", {})
             for name in names:
                 responses.setdefault(

@@ -67,3 +67,19 @@ def test_it_serves_a_public_api_root(client):
     assert links["utilities"] == "http://testserver/api/v1/utilities"
     assert links["token"] == "http://testserver/o/token/"
     assert links["docs"] == "http://testserver/api/docs/"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/vehicles", "/api/v1/utilities"])
+def test_it_answers_trace_with_405_in_the_error_shape(kestrel_api, assert_api_error, path):
+    assert_api_error(kestrel_api.generic("TRACE", path), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_it_answers_an_oversize_body_with_413_before_reading_it(
+    kestrel_api, assert_api_error, settings, signed
+):
+    client = kestrel_api if signed else APIClient()
+    body = b'{"vin": "' + b"x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + b'"}'
+    response = client.generic("POST", "/api/v1/vehicles", body, content_type="application/json")
+    error = assert_api_error(response, 413, "payload_too_large")
+    assert error["details"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}

@@ -108,3 +108,18 @@ def test_it_offers_no_add_change_or_delete_in_the_admin(admin_client, event):
         admin_client.post(reverse("admin:portal_auditevent_delete", args=[event.pk])).status_code
         == 403
     )
+
+
+def test_the_detail_page_shows_a_change_named_items(client, utility_a):
+    # A payout batch records its "items"; the template once read that as dict.items() and failed.
+    with scopes_disabled():
+        event = audit.record(
+            action="payout_batch.created",
+            utility=utility_a,
+            changes={"items": [{"reference": "INC1-L1", "amount": "50.00"}], "total": "50.00"},
+        )
+    client.force_login(make_member(Role.AUDITOR, utility=utility_a))
+    page = client.get(reverse("utility:audit_detail", args=["alpha", event.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "INC1-L1" in body and "<strong>total</strong>" in body
