@@ -99,7 +99,9 @@ def test_the_ledger_export_is_formula_safe(client, utility_a):
 def test_the_payout_file_is_formula_safe(utility_a):
     program = _hostile_bonus(utility_a, channel="off_bill")
     with scope(utility=utility_a.pk):
-        batch = incentives.create_payout_batch(program_id=program.pk, channel="off_bill", actor=None)
+        batch = incentives.create_payout_batch(
+            program_id=program.pk, channel="off_bill", actor=None
+        )
         _, content = incentives.export_payout_file(batch_id=batch.pk, method="check", actor=None)
     payee = rows_of(content.decode())[1][1]
     assert payee == "'@SUM(1+1)*cmd"
@@ -107,9 +109,9 @@ def test_the_payout_file_is_formula_safe(utility_a):
 
 def test_the_customer_import_report_is_formula_safe(client, utility_a):
     raw = (
-        "account_number,customer_name,premise_address,city,state,zip_code,rate_class\n"
-        "=2+5*cmd,Ada Park,1 Main St,Riverside,CA,92501,residential\n"
-    ).encode()
+        b"account_number,customer_name,premise_address,city,state,zip_code,rate_class\n"
+        b"=2+5*cmd,Ada Park,1 Main St,Riverside,CA,92501,residential\n"
+    )
     with scope(utility=utility_a.pk):
         result = import_customers(utility=utility_a, raw=raw, filename="extract.csv")
     out = io.StringIO()
