@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# These targets are a developer's machine: DEBUG on (production, which starts the portal its
+# own way, gets DEBUG off by default). DEBUG=false make run tries the production settings.
+export DEBUG ?= true
 
 .PHONY: venv run test lint pytest bench migrate seed worker beat web clean lock
 

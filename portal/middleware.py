@@ -1,9 +1,11 @@
-"""Request id, MFA enforcement and tenant scoping for every web request."""
+"""Request size limit, request id, MFA enforcement and tenant scoping for every web request."""
 
 from __future__ import annotations
 
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -11,6 +13,31 @@ from django_scopes import scope, scopes_disabled
 
 from portal.request_context import new_request_id, reset_request_id, set_request_id
 from portal.tenancy import requires_mfa, utility_access
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a body over ``MAX_REQUEST_BODY_BYTES`` by its declared length, before any view,
+    authentication or upload handler reads a byte of it: 413, in the API's error shape under
+    ``/api/``. (A body that lies about its length is still cut off by Django's own limits.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        if length > limit:
+            message = f"The request body is {length} bytes; the limit is {limit} bytes."
+            if request.path_info.startswith("/api/"):
+                from portal.api.errors import ErrorCode, error_payload
+
+                payload = error_payload(ErrorCode.PAYLOAD_TOO_LARGE, message, {"max_bytes": limit})
+                return JsonResponse(payload, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class RequestIDMiddleware:

@@ -2,8 +2,11 @@
 
 Local defaults need no services: an embedded PostgreSQL (``portal.local_db``) and kombu's
 filesystem broker, both under ``var/``.
-Production sets ``DEBUG=false``, which makes ``SECRET_KEY`` and ``ALLOWED_HOSTS`` required
-and turns on the HTTPS hardening that ``manage.py check --deploy`` looks for.
+``DEBUG`` is off unless the environment turns it on: the Makefile's development targets
+(``make run``, ``make test``) and the test settings (``tests/settings.py``) do; anything else
+(gunicorn, a plain ``manage.py``) runs as production, which makes ``SECRET_KEY`` and
+``ALLOWED_HOSTS`` required and turns on the HTTPS hardening that ``manage.py check --deploy``
+looks for.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from portal.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 if DEBUG:
     # Only ever used on a developer's machine; production must set its own.
@@ -61,6 +64,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_filters",
     "django_celery_beat",
     "portal",
@@ -76,7 +80,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.middleware.RequestIDMiddleware",
+    "portal.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -407,6 +413,32 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from the portal's own static
+# files — no inline script anywhere, no third-party origin. Style attributes stay allowed
+# (charts size and colour SVG and table cells with them); <style> blocks do not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+# Bodies larger than this are refused with 413 from their Content-Length, before anything
+# reads them (the largest upload, an interconnection document set, is below it).
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 30 * 1024 * 1024, minimum=1024)
+# The partner API's documentation and schema: open on a developer's machine, behind sign-in
+# in production unless the operator publishes them.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
+
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True

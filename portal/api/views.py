@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -18,6 +22,19 @@ from portal.api.errors import ErrorCode, error_payload
 from portal.api.serializers import MeSerializer, UtilitySerializer
 from portal.api.throttling import PartnerClientThrottle
 from portal.models import PartnerAgreement
+
+
+def docs_view(view):
+    """The schema or documentation page: public when ``API_DOCS_PUBLIC`` (a developer's
+    machine, or an operator who publishes them), otherwise for signed-in portal users."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 @extend_schema(exclude=True)

@@ -49,8 +49,18 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A page on the live server. Every browser test also proves the pages keep the
+    Content-Security-Policy: a violation Chromium reports fails the test that caused it."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(f"{page.url}: {message.text}")
+        if "Content Security Policy" in message.text
+        else None,
+    )
     yield page
     context.close()
+    assert violations == [], "pages broke the Content-Security-Policy:\n" + "\n".join(violations)

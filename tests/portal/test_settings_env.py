@@ -36,9 +36,15 @@ CONTROLLED = (
 )
 
 
-def run_django(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+def run_django(
+    args: list[str], env: dict[str, str], tmp_path: Path, *, debug_default: str | None = "true"
+) -> subprocess.CompletedProcess:
+    """A fresh interpreter with exactly ``env``; DEBUG on (as the Makefile's targets run)
+    unless the case names it or ``debug_default`` is None (a bare production start)."""
     base = {k: v for k, v in os.environ.items() if k not in CONTROLLED}
     base.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_VAR_DIR=str(tmp_path / "var"))
+    if debug_default is not None:
+        base["DEBUG"] = debug_default
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
@@ -85,9 +91,27 @@ def test_it_refuses_to_start_with_a_bad_value(env, variable, tmp_path):
     assert variable in last_line, result.stderr
 
 
-def test_it_starts_with_no_environment_at_all(tmp_path):
+def test_it_starts_in_development_with_nothing_but_debug(tmp_path):
     result = run_django(SETUP, {}, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_with_no_environment_at_all_it_is_production_and_asks_for_its_secrets(tmp_path):
+    result = run_django(SETUP, {}, tmp_path, debug_default=None)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+def test_production_sends_a_content_security_policy_and_hides_the_api_docs(tmp_path):
+    env = {"DEBUG": "false", "SECRET_KEY": LONG_KEY, "ALLOWED_HOSTS": "portal.example.com"}
+    probe = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DEBUG, settings.API_DOCS_PUBLIC, "
+        "settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src'])"
+    )
+    result = run_django(["-c", probe], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "[\"'self'\"]"]
 
 
 def test_it_passes_the_deployment_checks_with_production_settings(tmp_path):
