@@ -349,8 +349,11 @@ OAUTH2_PROVIDER = {
 # Readings stamped further in the future than this are refused; older than the late window too.
 TELEMETRY_FUTURE_SKEW_SECONDS = env_int("TELEMETRY_FUTURE_SKEW_SECONDS", 300, minimum=0)
 TELEMETRY_LATE_WINDOW_DAYS = env_int("TELEMETRY_LATE_WINDOW_DAYS", 30, minimum=1)
-# Partner webhooks may only be on loopback unless a host is listed here.
-ADAPTER_ALLOWED_HOSTS = env_list("ADAPTER_ALLOWED_HOSTS", [])
+# The only hosts the portal calls (partner webhooks, grid-signal sources): "host", "host:*" or
+# "host:port"; loopback and private addresses are no exception (see devices/adapters/conf.py).
+# Development names the demo's own fleet simulator (8100) and OpenADR VTN (8090).
+DEMO_ENDPOINTS = ["127.0.0.1:8100", "127.0.0.1:8090", "localhost:8100", "localhost:8090"]
+ADAPTER_ALLOWED_HOSTS = env_list("ADAPTER_ALLOWED_HOSTS", DEMO_ENDPOINTS if DEBUG else [])
 ADAPTER_CIRCUIT_FAILURE_THRESHOLD = env_int("ADAPTER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
 ADAPTER_CIRCUIT_COOL_DOWN_SECONDS = env_int("ADAPTER_CIRCUIT_COOL_DOWN_SECONDS", 60, minimum=1)
 ADAPTER_RETRY_BASE_SECONDS = env_int("ADAPTER_RETRY_BASE_SECONDS", 2, minimum=1)

@@ -1,8 +1,13 @@
 """The adapters' settings, read with defaults (``portal/settings.py`` need not name them)
 and checked, so a bad value stops the worker loudly instead of changing behaviour quietly.
 
-* ``ADAPTER_ALLOWED_HOSTS`` — host names a webhook endpoint may name besides loopback
-  (127.0.0.0/8, ::1, localhost), which is always allowed. Default: none.
+* ``ADAPTER_ALLOWED_HOSTS`` — the only hosts the portal calls (partner webhooks, grid-signal
+  sources): ``host`` or ``host:*`` (any port), or ``host:port``. Nothing else is reachable,
+  loopback and private addresses included, so a saved URL cannot point the portal at its
+  own database or broker (SSRF). Default: none in production; the demo's own simulator and
+  VTN in development (``portal/settings.py``).
+* ``ADAPTER_BLOCKED_PORTS`` — ports never called, even on an allowed ``host:*`` (databases,
+  brokers, caches, mail, SSH); only an entry naming exactly ``host:port`` opens one.
 * ``ADAPTER_CIRCUIT_FAILURE_THRESHOLD`` — consecutive failed calls that open a partner's
   circuit. Default 5.
 * ``ADAPTER_CIRCUIT_COOL_DOWN_SECONDS`` — how long an open circuit stays open before one
@@ -32,11 +37,44 @@ def _number(name: str, default: float, *, minimum: float) -> float:
     return float(value)
 
 
-def allowed_hosts() -> frozenset[str]:
+# Where a forged URL does harm: SSH, mail, PostgreSQL, MySQL, Redis, RabbitMQ (AMQP and its
+# management UI), memcached, Elasticsearch, etcd, the Docker API, MongoDB, MQTT, NATS.
+DEFAULT_BLOCKED_PORTS = (22, 25, 5432, 3306, 6379, 5672, 15672, 11211, 9200, 2379, 2375, 27017,
+                         1883, 4222)  # fmt: skip
+
+
+def allowed_hosts() -> frozenset[tuple[str, str]]:
+    """(host, port) pairs; port is "*" for any port."""
     value = getattr(settings, "ADAPTER_ALLOWED_HOSTS", ())
     if isinstance(value, str) or not all(isinstance(host, str) for host in value):
         raise ImproperlyConfigured("settings.ADAPTER_ALLOWED_HOSTS must be a list of host names.")
-    return frozenset(host.strip().lower().rstrip(".") for host in value if host.strip())
+    entries = set()
+    for raw in value:
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":") if _has_port(entry) else (entry, "", "*")
+        host = host.strip("[]").rstrip(".")
+        if not host or not (port == "*" or port.isdigit()):
+            raise ImproperlyConfigured(
+                f"settings.ADAPTER_ALLOWED_HOSTS entry {raw!r} must be host, host:port or host:*."
+            )
+        entries.add((host, port if port == "*" else str(int(port))))
+    return frozenset(entries)
+
+
+def _has_port(entry: str) -> bool:
+    # "host:8100", "host:*", "[::1]:8100"; a bare IPv6 address has colons but no port.
+    if entry.startswith("["):
+        return "]:" in entry
+    return entry.count(":") == 1
+
+
+def blocked_ports() -> frozenset[int]:
+    value = getattr(settings, "ADAPTER_BLOCKED_PORTS", DEFAULT_BLOCKED_PORTS)
+    if isinstance(value, str) or not all(isinstance(p, int) and 0 < p < 65536 for p in value):
+        raise ImproperlyConfigured("settings.ADAPTER_BLOCKED_PORTS must be a list of ports.")
+    return frozenset(value)
 
 
 def circuit_failure_threshold() -> int:

@@ -13,7 +13,6 @@ answers are retried — not before the partner's ``Retry-After``, when it sends 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import time
 import uuid
@@ -60,27 +59,32 @@ class InvalidResponse(Exception):
     """The partner's answer is not what the protocol says."""
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_endpoint(url: str) -> str:
-    """The URL, if the portal may call it: http(s) to a loopback host, or to a host named in
-    ``settings.ADAPTER_ALLOWED_HOSTS``. Anything else raises ``EndpointNotAllowed``."""
+    """The URL, if the portal may call it: http(s) to a host and port that
+    ``settings.ADAPTER_ALLOWED_HOSTS`` names (see ``devices.adapters.conf``), never a blocked
+    port unless named exactly. Anything else raises ``EndpointNotAllowed``, loopback and
+    private addresses included."""
     parts = urlsplit(url or "")
-    host = (parts.hostname or "").lower().rstrip(".")
+    try:
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number, or out of range
+        raise EndpointNotAllowed(f"Endpoint {url!r} has an invalid port.") from None
     if parts.scheme not in ("http", "https") or not host:
         raise EndpointNotAllowed(f"Endpoint {url!r} is not an http(s) URL with a host.")
-    if is_loopback(host) or host in conf.allowed_hosts():
+    allowed = conf.allowed_hosts()
+    if (host, str(port)) in allowed:
         return url
+    if (host, "*") in allowed:
+        if port not in conf.blocked_ports():
+            return url
+        raise EndpointNotAllowed(
+            f"Endpoint {host}:{port} is a port the portal never calls (a database, broker or "
+            "similar service); name it exactly in settings.ADAPTER_ALLOWED_HOSTS if you mean it."
+        )
     raise EndpointNotAllowed(
-        f"Endpoint host {host!r} is not loopback and not listed in "
-        "settings.ADAPTER_ALLOWED_HOSTS, so the portal will not call it."
+        f"Endpoint {host}:{port} is not listed in settings.ADAPTER_ALLOWED_HOSTS, so the portal "
+        "will not call it."
     )
 
 

@@ -449,37 +449,76 @@ def test_it_fails_commands_whose_window_ended_undelivered(agreement, config, veh
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1:8100/kestrel",
-        "http://127.0.0.5/x",
-        "http://[::1]:81/x",
-        "http://localhost/x",
+        "http://127.0.0.1:8100/hook",
+        "https://partner.example/hook",
+        "https://partner.example:8443/hook",
+        "http://[::1]:8100/hook",
     ],
 )
-def test_it_allows_loopback_endpoints(url):
+def test_it_calls_only_hosts_the_allow_list_names(settings, url):
+    settings.ADAPTER_ALLOWED_HOSTS = ["127.0.0.1:8100", "partner.example", "[::1]:8100"]
     assert check_endpoint(url) == url
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "http://partner.example/hook",
+        # loopback, link-local and private targets are no exception (SSRF)
+        "http://127.0.0.1:6379/",
+        "http://127.0.0.1:8101/hook",
+        "http://localhost:8100/hook",
+        "http://169.254.169.254/latest/meta-data/",
         "https://10.0.0.8/hook",
+        "http://192.168.1.1/hook",
+        "http://[::1]:5432/",
         "http://127.0.0.1.nip.io/hook",
-        "ftp://127.0.0.1/hook",
+        "http://partner.example.evil.test/hook",
+        "ftp://127.0.0.1:8100/hook",
         "127.0.0.1:8100/hook",
+        "http://127.0.0.1:99999/hook",
+        "http://127.0.0.1:abc/hook",
         "",
     ],
 )
-def test_it_refuses_endpoints_that_are_not_loopback(url):
+def test_it_refuses_every_other_target(settings, url):
+    settings.ADAPTER_ALLOWED_HOSTS = ["127.0.0.1:8100", "partner.example"]
     with pytest.raises(EndpointNotAllowed):
         check_endpoint(url)
 
 
-def test_it_allows_hosts_named_in_the_setting(settings):
-    settings.ADAPTER_ALLOWED_HOSTS = ["partner.example"]
-    assert check_endpoint("https://partner.example/hook")
-    with pytest.raises(EndpointNotAllowed):
-        check_endpoint("https://other.example/hook")
+def test_a_wildcard_port_never_opens_a_database_or_broker(settings):
+    settings.ADAPTER_ALLOWED_HOSTS = ["127.0.0.1:*", "127.0.0.1:6380"]
+    assert check_endpoint("http://127.0.0.1:8123/hook")
+    assert check_endpoint("http://127.0.0.1:6380/")
+    for port in (5432, 6379, 5672, 22, 25, 11211):
+        with pytest.raises(EndpointNotAllowed, match="never calls"):
+            check_endpoint(f"http://127.0.0.1:{port}/")
+    settings.ADAPTER_ALLOWED_HOSTS = ["127.0.0.1:6379"]  # named exactly: the operator meant it
+    assert check_endpoint("http://127.0.0.1:6379/")
+
+
+def test_nothing_is_reachable_with_an_empty_allow_list(settings):
+    settings.ADAPTER_ALLOWED_HOSTS = []
+    with pytest.raises(EndpointNotAllowed, match="not listed"):
+        check_endpoint("http://127.0.0.1:8100/hook")
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:port", ":8100", "host:"])
+def test_it_refuses_a_malformed_allow_list(settings, entry):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.ADAPTER_ALLOWED_HOSTS = [entry]
+    with pytest.raises(ImproperlyConfigured):
+        check_endpoint("http://127.0.0.1:8100/hook")
+
+
+def test_development_names_the_demos_own_peers():
+    from demo.grid_operator import DEMO_VTN_PORT
+    from demo.simulator import DEMO_SIMULATOR_PORT
+    from portal.settings import DEMO_ENDPOINTS
+
+    assert f"127.0.0.1:{DEMO_SIMULATOR_PORT}" in DEMO_ENDPOINTS
+    assert f"127.0.0.1:{DEMO_VTN_PORT}" in DEMO_ENDPOINTS
 
 
 def test_it_keeps_commands_and_records_why_for_a_refused_endpoint(agreement, config, vehicles):
@@ -493,7 +532,7 @@ def test_it_keeps_commands_and_records_why_for_a_refused_endpoint(agreement, con
     assert statuses(commands) == [Status.PENDING] * 3
     (attempt,) = attempts(agreement)
     assert attempt.outcome == Outcome.CONNECTION_ERROR
-    assert "not loopback" in attempt.error
+    assert "not listed in settings.ADAPTER_ALLOWED_HOSTS" in attempt.error
     config.refresh_from_db()
     assert config.consecutive_failures == 0
 
