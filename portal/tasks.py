@@ -113,3 +113,11 @@ def notify_access_request(self, *, utility_id: int, access_request_id: int, even
             to_state=expected_status,
             changes={"event": event, "recipients": recipients},
         )
+
+
+@app.task(base=PlatformTask, name="portal.seal_audit_chain")
+def seal_audit_chain() -> int:
+    """Give new audit rows their place in their utility's hash chain (every minute)."""
+    from portal import audit_chain
+
+    return audit_chain.seal()

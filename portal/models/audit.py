@@ -53,6 +53,10 @@ class AuditEvent(models.Model):
     comment = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The hash chain (see portal/audit_chain.py), filled by the sealing pass, never by a save.
+    chain_seq = models.BigIntegerField(null=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    row_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     objects = ScopedManager(
         utility="utility", _manager_class=models.Manager.from_queryset(AuditEventQuerySet)
