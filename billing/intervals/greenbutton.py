@@ -460,7 +460,7 @@ def read_green_button(
         raise IntervalFileError("IntervalBlocks without a MeterReading: their unit is unknown")
     series = []
     for meter in point_meters:
-        meter_blocks = _linked(blocks, meter, len(point_meters) == 1, "IntervalBlock(s)", warnings)
+        meter_blocks = _linked(blocks, meter, len(meters) == 1, "IntervalBlock(s)", warnings)
         flow, intervals = _meter_reading_intervals(
             meter, meter_blocks, by_kind["ReadingType"], warnings, rejected
         )

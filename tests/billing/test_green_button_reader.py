@@ -190,3 +190,38 @@ def test_a_gas_usage_point_is_refused():
 def test_an_atom_feed_without_espi_resources_is_refused():
     with pytest.raises(IntervalFileError, match="not a Green Button feed"):
         read_interval_file(gb.feed("<entry><id>x</id><title>news</title></entry>"))
+
+
+def _unlinked_block(readings) -> str:
+    block = gb.interval_block(1, "01", readings)
+    return block.replace(f"{gb.BASE}/UsagePoint/1/MeterReading/01/", "https://elsewhere.example/")
+
+
+def test_an_unlinked_block_is_given_to_the_only_meter_reading_with_a_warning():
+    document = gb.feed(
+        gb.usage_point(1),
+        gb.meter_reading(1, "01", "1"),
+        gb.reading_type("1"),
+        _unlinked_block(gb.hourly(2)),
+    )
+
+    result = read_green_button(document)
+
+    assert len(result.intervals) == 2
+    assert any("not linked to MeterReading" in warning for warning in result.warnings)
+
+
+def test_an_unlinked_block_is_not_given_to_one_of_several_usage_points():
+    document = gb.feed(
+        gb.usage_point(1, "North"),
+        gb.usage_point(2, "South"),
+        gb.meter_reading(2, "01", "1"),
+        gb.meter_reading(1, "01", "1"),
+        gb.reading_type("1"),
+        _unlinked_block(gb.hourly(5)),
+    )
+
+    result = read_green_button(document, usage_point="South")
+
+    # Whose readings they are is unknown: none are South's.
+    assert result.intervals == []
