@@ -188,3 +188,18 @@ def test_viewing_needs_billing_view_and_importing_settlement_manage(client, util
         client.get(reverse("utility:meter_import_list", args=[utility_a.slug])).status_code == 200
     )
     assert client.get(reverse("utility:meter_import", args=[utility_a.slug])).status_code == 403
+
+
+def test_the_import_form_still_checks_the_csrf_token(utility_a):
+    from django.test import Client
+
+    ServiceAccountFactory(utility=utility_a, account_number="8805")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_member(Role.SETTLEMENT_ANALYST, utility=utility_a))
+
+    response = _upload(
+        client, utility_a, csv_bytes(datetime(2026, 1, 1, tzinfo=UTC), [1, 2]), "m.csv", "8805"
+    )
+
+    assert response.status_code == 403
+    assert _count(utility_a, MeterImport) == 0
