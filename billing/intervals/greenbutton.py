@@ -212,7 +212,11 @@ def _raw_readings(blocks: list, where: str, rejected: list) -> list[_RawReading]
 
 
 def _fill_durations(
-    readings: list[_RawReading], reading_type: _ReadingType, where: str, warnings: list
+    readings: list[_RawReading],
+    reading_type: _ReadingType,
+    where: str,
+    warnings: list,
+    rejected: list,
 ):
     """A reading without a duration lasts until the next one starts (or as long as its
     neighbours / the ReadingType's intervalLength say, for the last)."""
@@ -227,12 +231,14 @@ def _fill_durations(
         )
         readings[index].seconds = following if following > 0 else fallback
     unresolved = [reading for reading in readings if not reading.seconds]
-    warnings.append(
-        f"{where}: {len(missing) - len(unresolved)} reading(s) had no duration; inferred from "
-        "neighbouring readings"
-    )
+    if len(missing) > len(unresolved):
+        warnings.append(
+            f"{where}: {len(missing) - len(unresolved)} reading(s) had no duration; inferred "
+            "from neighbouring readings"
+        )
     for reading in unresolved:
         readings.remove(reading)
+        rejected.append((reading.where, "no duration, and none to infer it from"))
 
 
 def _to_intervals(
@@ -266,7 +272,7 @@ def _to_intervals(
             )
         return []
     readings = sorted(readings, key=lambda reading: reading.start)
-    _fill_durations(readings, reading_type, where, warnings)
+    _fill_durations(readings, reading_type, where, warnings, rejected)
     if reading_type.accumulation in _CUMULATIVE:
         warnings.append(f"{where}: cumulative register readings converted to interval deltas")
         deltas = []

@@ -225,3 +225,18 @@ def test_an_unlinked_block_is_not_given_to_one_of_several_usage_points():
 
     # Whose readings they are is unknown: none are South's.
     assert result.intervals == []
+
+
+def test_a_lone_reading_without_any_duration_to_infer_is_rejected():
+    document = gb.feed(
+        gb.usage_point(1),
+        gb.meter_reading(1, "01", "1"),
+        gb.reading_type("1"),  # no intervalLength either
+        gb.interval_block(1, "01", [(gb.JAN_1_2026, None, 500)]),
+    )
+
+    result = read_green_button(document)
+
+    assert result.intervals == []
+    assert result.rejected[0][1] == "no duration, and none to infer it from"
+    assert not any("inferred" in warning for warning in result.warnings)
