@@ -58,6 +58,12 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "Billing",
+        [
+            (Cap.VIEW_BILLING, "utility:meter_import_list", "Meter data"),
+        ],
+    ),
+    (
         "Administration",
         [
             (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),
