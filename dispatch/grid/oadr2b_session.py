@@ -128,7 +128,13 @@ class Session:
             self.http = None
 
     async def exchange(
-        self, service: str, message_type: str, *, summary: str = "", vtn_event_id: str = "", **payload
+        self,
+        service: str,
+        message_type: str,
+        *,
+        summary: str = "",
+        vtn_event_id: str = "",
+        **payload,
     ) -> Received | None:
         """Send one message and read the answer (None for an empty answer)."""
         cert, key = self.keys or (None, None)
@@ -273,7 +279,9 @@ class Session:
 
     async def distribute(self, element) -> None:
         """Act on the VTN's event list (None: an empty list) and answer what it asks."""
-        request_id, events = oadr2b_xml.read_distribute(element) if element is not None else ("", [])
+        request_id, events = (
+            oadr2b_xml.read_distribute(element) if element is not None else ("", [])
+        )
         responses = await sync_to_async(oadr2b_events.handle_distribute)(self.config.pk, events)
         if not responses:
             return
@@ -328,7 +336,11 @@ class Session:
             await self.exchange(
                 "EiRegisterParty",
                 "oadrCanceledPartyRegistration",
-                response={"response_code": 200, "response_description": "OK", "request_id": request_id},
+                response={
+                    "response_code": 200,
+                    "response_description": "OK",
+                    "request_id": request_id,
+                },
                 registration_id=registration_id,
                 ven_id=self.ven_id,
             )
@@ -345,7 +357,11 @@ class Session:
             service,
             "oadrResponse",
             ven_id=self.ven_id,
-            response={"response_code": code, "response_description": escape(why), "request_id": None},
+            response={
+                "response_code": code,
+                "response_description": escape(why),
+                "request_id": None,
+            },
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -361,5 +377,3 @@ class Session:
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_every.total_seconds())
             except TimeoutError:
                 pass
-
-

@@ -170,7 +170,9 @@ def test_the_lower_openadr_priority_number_wins_an_overlap(src, program, utility
     starts = soon()
     low = receive_openadr_event(src.pk, oadr_event(event_id="low", starts_at=starts, priority=5))
     high = receive_openadr_event(src.pk, oadr_event(event_id="high", starts_at=starts, priority=1))
-    again = receive_openadr_event(src.pk, oadr_event(event_id="lower", starts_at=starts, priority=9))
+    again = receive_openadr_event(
+        src.pk, oadr_event(event_id="lower", starts_at=starts, priority=9)
+    )
 
     assert (low.response, high.response, again.response) == (OPT_IN, OPT_IN, OPT_OUT)
     assert "Overlaps" in again.reason
@@ -197,13 +199,17 @@ def test_group_targets_go_to_the_dispatch_group_and_unknown_ones_are_refused(
 def test_an_event_called_to_start_now_begins_at_the_next_minute(src, program, utility_a):
     started = timezone.now() - timedelta(minutes=10)
 
-    assert receive_openadr_event(src.pk, oadr_event(starts_at=started, minutes=60)).response == OPT_IN
+    assert (
+        receive_openadr_event(src.pk, oadr_event(starts_at=started, minutes=60)).response == OPT_IN
+    )
 
     (event,) = events(utility_a)
     assert timezone.now() < event.starts_at <= timezone.now() + timedelta(minutes=1)
     assert event.ends_at <= started + timedelta(minutes=60)
     over = timezone.now() - timedelta(hours=2)
-    assert receive_openadr_event(src.pk, oadr_event(event_id="e2", starts_at=over)).response == OPT_OUT
+    assert (
+        receive_openadr_event(src.pk, oadr_event(event_id="e2", starts_at=over)).response == OPT_OUT
+    )
 
 
 def test_a_cancellation_cancels_the_event(src, program, utility_a):
@@ -315,7 +321,9 @@ def test_an_event_the_portal_cannot_use_is_refused_with_the_reason(src, program,
     )
 
     assert answer.response == OPT_OUT
-    assert answer.reason == "Not usable: LOAD_DISPATCH in 'Wh' is not a power the portal can dispatch."
+    assert (
+        answer.reason == "Not usable: LOAD_DISPATCH in 'Wh' is not a power the portal can dispatch."
+    )
     assert events(utility_a) == []
 
 
