@@ -11,6 +11,8 @@ re-register, with every message logged (``GridMessage``) and the source's health
   refused the session ends and the runner tries again later. ``oadrCancelPartyRegistration``
   is acknowledged and ends the session in the state "cancelled by the VTN" (the source page
   offers to register again).
+- Reports (``oadr2b_reports``): offered after each registration, requests accepted or
+  refused (461), and sent on their schedule after each poll.
 - Messages are created (and signed, with ``OPENADR_VEN_CERT``) by OpenLEADR's message
   templates; everything received is read by ``oadr2b_xml`` (schema, size, signature).
 """
@@ -21,7 +23,7 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import aiohttp
@@ -30,7 +32,7 @@ from django.conf import settings
 from openleadr import utils as oadr_utils
 from openleadr.messaging import create_message, validate_xml_signature
 
-from dispatch.grid import oadr2b_events, oadr2b_xml
+from dispatch.grid import oadr2b_events, oadr2b_reports, oadr2b_xml
 from dispatch.grid.oadr2b_xml import InvalidMessage
 from dispatch.models import GridMessage, GridSignalSource
 from dispatch.services import grid_messages
@@ -107,8 +109,9 @@ class Session:
         self.poll_every = DEFAULT_POLL
         self.resync = True
         self.keys = signing()
-        self.timeout = float(getattr(settings, "OPENADR_VEN_TIMEOUT_SECONDS", 10))
+        self.timeout = float(settings.OPENADR_VEN_TIMEOUT_SECONDS)
         self.http: aiohttp.ClientSession | None = None
+        self.report_requests: dict[str, oadr2b_reports.Request] = {}
 
     # -- transport -----------------------------------------------------------------------
 
@@ -259,6 +262,81 @@ class Session:
             ven_id=ven_id,
             registration_id=registration_id,
         )
+        await self.register_reports()
+
+    # -- reports -------------------------------------------------------------------------
+
+    async def register_reports(self) -> None:
+        """Offer the telemetry reports; the VTN may request them in its answer."""
+        self.report_requests.clear()
+        answer = await self.exchange(
+            "EiReport",
+            "oadrRegisterReport",
+            request_id=oadr_utils.generate_id(),
+            ven_id=self.ven_id,
+            reports=oadr2b_reports.offered(self.config.pk, now=datetime.now(UTC)),
+        )
+        if answer is not None and answer.type == "oadrRegisteredReport":
+            if answer.element.find("oadr:oadrReportRequest", oadr2b_xml.NS) is not None:
+                await self.accept_reports(answer.element)
+
+    async def accept_reports(self, element) -> None:
+        accepted, refused = oadr2b_reports.read_requests(
+            element, self.config.pk, now=datetime.now(UTC)
+        )
+        self.report_requests.update({r.report_request_id: r for r in accepted})
+        code, why = 200, "OK"
+        if refused:
+            code = oadr2b_reports.REPORT_NOT_SUPPORTED
+            why = f"Report not supported: request {', '.join(refused)[:200]}"
+        await self.exchange(
+            "EiReport",
+            "oadrCreatedReport",
+            summary=why,
+            ven_id=self.ven_id,
+            response={
+                "response_code": code,
+                "response_description": escape(why),
+                "request_id": oadr2b_xml.text(element, "pyld:requestID") or None,
+            },
+            pending_reports=[{"report_request_id": escape(rid)} for rid in self.report_requests],
+        )
+
+    async def cancel_reports(self, element) -> None:
+        for request_id in oadr2b_xml.texts(element, "ei:reportRequestID"):
+            self.report_requests.pop(request_id, None)
+        await self.exchange(
+            "EiReport",
+            "oadrCanceledReport",
+            ven_id=self.ven_id,
+            response={
+                "response_code": 200,
+                "response_description": "OK",
+                "request_id": oadr2b_xml.text(element, "pyld:requestID") or None,
+            },
+            pending_reports=[{"report_request_id": escape(rid)} for rid in self.report_requests],
+        )
+
+    async def send_due_reports(self) -> None:
+        now = datetime.now(UTC)
+        for request in list(self.report_requests.values()):
+            if request.next_due > now:
+                continue
+            report = await sync_to_async(oadr2b_reports.report_for)(
+                request, self.config.pk, self.config.utility_id, now=now
+            )
+            if request.report_back <= timedelta(0):
+                self.report_requests.pop(request.report_request_id, None)  # a single report
+            else:
+                request.next_due = now + request.report_back
+            await self.exchange(
+                "EiReport",
+                "oadrUpdateReport",
+                summary=f"{report['report_name']}: {len(report['intervals'])} values",
+                request_id=oadr_utils.generate_id(),
+                ven_id=self.ven_id,
+                reports=[report],
+            )
 
     # -- events --------------------------------------------------------------------------
 
@@ -319,12 +397,17 @@ class Session:
         if answer is not None:
             await self.on_message(answer)
         await sync_to_async(grid_messages.note_poll_succeeded)(self.config.pk)
+        await self.send_due_reports()
 
     async def on_message(self, answer: Received) -> None:
         if answer.type == "oadrResponse":
             return
         if answer.type == "oadrDistributeEvent":
             await self.distribute(answer.element)
+        elif answer.type == "oadrCreateReport":
+            await self.accept_reports(answer.element)
+        elif answer.type == "oadrCancelReport":
+            await self.cancel_reports(answer.element)
         elif answer.type == "oadrRequestReregistration":
             await self.acknowledge("EiRegisterParty")
             await self.register()
@@ -350,7 +433,7 @@ class Session:
             )
             raise RegistrationEnded(why)
         else:
-            await self.acknowledge("OadrPoll", code=460, why=f"{answer.type} is not supported.")
+            await self.acknowledge("OadrPoll", code=459, why=f"{answer.type} is not supported.")
 
     async def acknowledge(self, service: str, *, code: int = 200, why: str = "OK") -> None:
         await self.exchange(

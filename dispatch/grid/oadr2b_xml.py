@@ -162,8 +162,10 @@ def duration_of(value: str, *, default: timedelta | None = None) -> timedelta:
         if default is None:
             raise Malformed("A duration is missing.")
         return default
+    if value in ("P", "PT"):
+        return timedelta(0)  # how some VTNs (OpenLEADR among them) write a zero duration
     match = _DURATION.match(value)
-    if match is None or value in ("P", "PT") or value.endswith("T"):
+    if match is None or value.endswith("T"):
         # Years and months have no fixed length; a sign would make the period run backwards.
         raise Malformed(f"{value!r} is not a duration of fixed length.")
     parts = {name: float(number) for name, number in match.groupdict().items() if number}

@@ -197,8 +197,10 @@ class GridSourceRegisterAgainView(UtilityViewMixin, View):
         source = get_object_or_404(GridSignalSource.objects.all(), pk=kwargs["pk"])
         try:
             grid_sources.register_again(source=source, actor=request.user)
-        except SourceError as exc:
+        except SourceError as exc:  # nothing to do: the page again, saying why
             messages.error(request, exc.message)
-        else:
-            messages.success(request, "The VEN registers again within a minute.")
+            view = GridSourceDetailView(request=request, kwargs=kwargs, object=source)
+            view.object = source
+            return view.render_to_response(view.get_context_data())
+        messages.success(request, "The VEN registers again within a minute.")
         return HttpResponseRedirect(_detail_url(request, source))

@@ -292,3 +292,59 @@ def test_an_opt_out_carries_the_reason(src, vtn, loop, settings):
     with scopes_disabled():
         sent = GridMessage.objects.get(source=src, message_type="oadrCreatedEvent")
     assert sent.vtn_event_id == "elsewhere" and "optOut" in sent.summary
+
+
+# 11. Reports: offered at registration, requested, sent from the telemetry rollups.
+def test_telemetry_usage_is_offered_and_sent_from_the_rollups(utility_a, src, vtn, loop, settings):
+    from devices.models import TelemetryRollup
+    from dispatch.models import GridSignalRoute
+    from tests.dispatch.targeting_support import enrolled
+
+    with scopes_disabled():
+        program = GridSignalRoute.objects.get(source=src).program
+    vehicles = [enrolled(program).vehicle, enrolled(program).vehicle]
+    now = timezone.now()
+    last = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    with scopes_disabled():
+        for vehicle, kw in zip(vehicles, (-7.5, -2.5), strict=True):
+            TelemetryRollup.objects.create(
+                utility=utility_a, vehicle=vehicle, interval_start=last - timedelta(minutes=15),
+                mean_power_kw=kw, readings=3,
+            )  # fmt: skip
+    # The VTN asks for the usage report once (report interval 0: a single report, now).
+    vtn.wanted_reports = {"RealPower": (timedelta(minutes=15), timedelta(0))}
+    with running_ven(loop, settings, vtn):
+        wait_for(lambda: vtn.report_values, timeout=40, message="no report reached the VTN")
+    assert ("RealPower", "W") in vtn.offered_reports and ("Status", "") in vtn.offered_reports
+    ((measurement, at, value),) = vtn.report_values
+    assert (measurement, at, value) == ("RealPower", last - timedelta(minutes=15), -10.0)
+    with scopes_disabled():
+        assert GridMessage.objects.filter(
+            source=src, direction="out", message_type="oadrCreatedReport"
+        ).exists()
+
+
+def test_a_request_for_a_report_the_ven_lacks_gets_461(src, vtn, loop, settings):
+    request = {
+        "report_request_id": "rr-unknown",
+        "report_specifier": {
+            "report_specifier_id": "HISTORY_GREENBUTTON-xyz",
+            "granularity": timedelta(minutes=15),
+            "report_back_duration": timedelta(minutes=15),
+            "specifier_payloads": [{"r_id": "meter-1", "reading_type": "Direct Read"}],
+        },
+    }
+    with running_ven(loop, settings, vtn):
+        wait_for(lambda: refreshed(src).last_successful_poll_at is not None, timeout=30)
+        vtn.send("oadrCreateReport", {"report_requests": [request], "ven_id": VEN_ID})
+        wait_for(lambda: _created_report(src) is not None, timeout=30)
+    sent = _created_report(src)
+    assert "<ei:responseCode>461</ei:responseCode>" in sent.body
+    assert "rr-unknown" in sent.summary
+
+
+def _created_report(src):
+    with scopes_disabled():
+        return GridMessage.objects.filter(
+            source=src, direction="out", message_type="oadrCreatedReport"
+        ).first()

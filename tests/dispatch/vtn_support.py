@@ -133,6 +133,11 @@ class ScriptedVtn:
         self.registration_count = 0
         self.request_event_count = 0
         self.slow_polls, self.slow_seconds = 0, 0.0
+        # Report requests: measurement -> (sampling interval, report interval); values received
+        # per (resource id, measurement); every report offered at registration.
+        self.wanted_reports: dict[str, tuple[timedelta, timedelta]] = {}
+        self.report_values: list[tuple[str, datetime, float]] = []
+        self.offered_reports: list[tuple[str, str]] = []
         self.secure = secure
         if secure:
             self.cert, self.key, self.fingerprint = certificate(tmp_path, "iso-vtn")
@@ -159,6 +164,7 @@ class ScriptedVtn:
         server.add_handler("on_poll", self._poll)
         server.add_handler("on_request_event", self._request_event)
         server.add_handler("on_created_event", self._created_event)
+        server.add_handler("on_register_report", self._register_report)
         events = server.services["event_service"]
         handled = events.handlers["oadrCreatedEvent"]
 
@@ -194,6 +200,21 @@ class ScriptedVtn:
         if self.registrations:
             return self.registrations.pop(0)
         return VEN_ID, f"reg-{VEN_ID}"
+
+    async def _register_report(
+        self, ven_id, resource_id, measurement, unit, scale, min_sampling_interval,
+        max_sampling_interval,
+    ):  # fmt: skip
+        """OpenLEADR's compact report registration: one call per offered rID."""
+        self.offered_reports.append((measurement, unit or ""))
+        if measurement not in self.wanted_reports:
+            return None
+        sampling, back = self.wanted_reports[measurement]
+
+        async def received(data):
+            self.report_values.extend((measurement, at, value) for at, value in data)
+
+        return received, sampling, back
 
     async def _poll(self, ven_id):
         if self.queue:
