@@ -54,6 +54,17 @@ urlpatterns = [
         grid.GridSourceRegisterAgainView.as_view(),
         name="grid_source_register_again",
     ),
+    path("grid-signals/<int:pk>/opts/", grid.GridOptCreateView.as_view(), name="grid_opt_create"),
+    path(
+        "grid-signals/<int:pk>/opts/<int:opt_pk>/cancel/",
+        grid.GridOptCancelView.as_view(),
+        name="grid_opt_cancel",
+    ),
+    path(
+        "grid-signals/<int:pk>/vtn-events/<int:event_pk>/opt-out/",
+        grid.GridEventOptOutView.as_view(),
+        name="grid_event_opt_out",
+    ),
     path(
         "grid-signals/<int:pk>/messages/",
         grid_messages.GridMessageListView.as_view(),

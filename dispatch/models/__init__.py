@@ -6,6 +6,7 @@ from dispatch.models.events import DispatchGroup, Event
 from dispatch.models.grid import (
     GridEvent,
     GridMessage,
+    GridOpt,
     GridSignal,
     GridSignalRoute,
     GridSignalSource,
@@ -19,6 +20,7 @@ __all__ = [
     "EventPlanRun",
     "GridEvent",
     "GridMessage",
+    "GridOpt",
     "GridSignal",
     "GridSignalRoute",
     "GridSignalSource",

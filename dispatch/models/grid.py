@@ -221,3 +221,58 @@ class GridMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()}: {self.message_type}"
+
+
+class GridOpt(TenantOwned):
+    """An opt schedule the VEN sends the VTN (``oadrCreateOpt``): a planned unavailability
+    window, or an opt-out of an event the VEN had opted in to; cancelled with
+    ``oadrCancelOpt``. Staff create and cancel them (``dispatch.services.grid_opts``); the VEN
+    sends what is pending after its next poll and records the VTN's answer."""
+
+    class Kind(models.TextChoices):
+        UNAVAILABLE = "unavailable", "Planned unavailability"
+        EVENT_OPT_OUT = "event_opt_out", "Opt-out of an event"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by the VTN"
+        REFUSED = "refused", "Refused by the VTN"
+        CANCEL_PENDING = "cancel_pending", "Cancellation waiting to be sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ALLOWED = {
+        State.PENDING: {State.ACKNOWLEDGED, State.REFUSED, State.CANCELLED},
+        State.ACKNOWLEDGED: {State.CANCEL_PENDING},
+        State.CANCEL_PENDING: {State.CANCELLED, State.ACKNOWLEDGED},
+        State.REFUSED: set(),
+        State.CANCELLED: set(),
+    }
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(GridSignalSource, on_delete=models.CASCADE, related_name="opts")
+    opt_id = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # OpenADR optReason (x-schedule for unavailability, notParticipating for an event).
+    opt_reason = models.CharField(max_length=40)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    grid_event = models.ForeignKey(
+        GridEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="opts"
+    )
+    vtn_event_id = models.CharField(max_length=100, blank=True)
+    modification_number = models.PositiveIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["source", "state"], name="grid_opt_source_state")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.opt_id}"

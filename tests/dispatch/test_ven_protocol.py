@@ -348,3 +348,38 @@ def _created_report(src):
         return GridMessage.objects.filter(
             source=src, direction="out", message_type="oadrCreatedReport"
         ).first()
+
+
+# 12. Opt schedules: planned unavailability and an opt-out after optIn, and their cancellation.
+def test_opt_schedules_reach_the_vtn_and_can_be_cancelled(utility_a, src, vtn, loop, settings):
+    from django_scopes import scope
+
+    from dispatch.models import GridOpt
+    from dispatch.services import grid_opts
+
+    starts = soon()
+    vtn.distribute(vtn_event("called", starts_at=starts))
+    with running_ven(loop, settings, vtn):
+        wait_answer(vtn, "called", 0, "optIn")
+        with scope(utility=utility_a.pk):
+            grid_event = GridEvent.objects.get(source=src, vtn_event_id="called")
+            away = grid_opts.plan_unavailability(
+                source=src, starts_at=starts, ends_at=starts + timedelta(hours=4),
+                note="Depot maintenance", actor=None,
+            )  # fmt: skip
+            out = grid_opts.opt_out_of_event(
+                grid_event=grid_event, expected_modification=0, note="62% of customers opted out",
+                actor=None,
+            )  # fmt: skip
+        wait_for(lambda: len(vtn.opts) == 2, timeout=30, message=f"the VTN got {vtn.opts}")
+        for opt in (away, out):
+            wait_for(lambda o=opt: refreshed(o).state == GridOpt.State.ACKNOWLEDGED, timeout=30)
+        with scope(utility=utility_a.pk):
+            grid_opts.cancel(opt=refreshed(out), expected_state="acknowledged", actor=None)
+        wait_for(lambda: refreshed(out).state == GridOpt.State.CANCELLED, timeout=30)
+    (kind, window), (_, event_opt), (cancel_kind, cancelled) = vtn.opts
+    assert (kind, window["opt_type"], window["opt_reason"]) == ("create", "optOut", "x-schedule")
+    component = window["vavailability"]["components"]["available"]
+    assert (component["dtstart"], component["duration"]) == (starts, timedelta(hours=4))
+    assert (event_opt["event_id"], event_opt["opt_reason"]) == ("called", "notParticipating")
+    assert (cancel_kind, cancelled["opt_id"]) == ("cancel", out.opt_id)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from openleadr import OpenADRServer, enums
+from openleadr.service import OptService, handler
 from openleadr.utils import certificate_fingerprint
 
 from dispatch.grid.ven import VenRunner
@@ -117,6 +118,25 @@ def vtn_event(
     }
 
 
+class RecordingOptService(OptService):
+    """OpenLEADR's EiOpt service, whose handlers are left to the VTN's author: this one
+    acknowledges every opt and cancellation and keeps what it received."""
+
+    def __init__(self, vtn_id: str, received: list):
+        super().__init__(vtn_id)
+        self.received = received
+
+    @handler("oadrCreateOpt")
+    async def create_opt(self, payload):
+        self.received.append(("create", payload))
+        return "oadrCreatedOpt", {"opt_id": payload["opt_id"]}
+
+    @handler("oadrCancelOpt")
+    async def cancel_opt(self, payload):
+        self.received.append(("cancel", payload))
+        return "oadrCanceledOpt", {"opt_id": payload["opt_id"]}
+
+
 class ScriptedVtn:
     """OpenLEADR's VTN with its answers set by the test: ``listing`` is every event it has for
     the VEN (sent on ``oadrRequestEvent``), ``send(...)`` queues the answer to the next
@@ -138,6 +158,7 @@ class ScriptedVtn:
         self.wanted_reports: dict[str, tuple[timedelta, timedelta]] = {}
         self.report_values: list[tuple[str, datetime, float]] = []
         self.offered_reports: list[tuple[str, str]] = []
+        self.opts: list[tuple[str, dict]] = []  # ("create" | "cancel", payload)
         self.secure = secure
         if secure:
             self.cert, self.key, self.fingerprint = certificate(tmp_path, "iso-vtn")
@@ -174,6 +195,10 @@ class ScriptedVtn:
 
         events.handlers["oadrCreatedEvent"] = created
         server.app.middlewares.append(self._slow_middleware())
+        from aiohttp import web
+
+        opts = RecordingOptService("iso-vtn", self.opts)
+        server.app.add_routes([web.post(f"{server.http_path_prefix}/EiOpt", opts.handler)])
         await server.run_async()
         return server
 
