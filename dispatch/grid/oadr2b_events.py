@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -172,7 +172,7 @@ def in_force(source: GridSignalSource, *, now: datetime) -> list[GridEvent]:
     return list(
         GridEvent.objects.filter(source=source, implied_cancel_at__isnull=True)
         .exclude(vtn_status__in=ENDED)
-        .exclude(ends_at__lte=now - timedelta(seconds=0))
+        .exclude(ends_at__lte=now)
         .select_related("event")
         .order_by("starts_at", "pk")
     )
