@@ -12,7 +12,8 @@ re-register, with every message logged (``GridMessage``) and the source's health
   is acknowledged and ends the session in the state "cancelled by the VTN" (the source page
   offers to register again).
 - Reports (``oadr2b_reports``): offered after each registration, requests accepted or
-  refused (461), and sent on their schedule after each poll.
+  refused (461), and sent on their schedule after each poll; opt schedules staff created
+  (``oadr2b_opts``) sent after each poll too.
 - Messages are created (and signed, with ``OPENADR_VEN_CERT``) by OpenLEADR's message
   templates; everything received is read by ``oadr2b_xml`` (schema, size, signature).
 """
@@ -32,10 +33,10 @@ from django.conf import settings
 from openleadr import utils as oadr_utils
 from openleadr.messaging import create_message, validate_xml_signature
 
-from dispatch.grid import oadr2b_events, oadr2b_reports, oadr2b_xml
+from dispatch.grid import oadr2b_events, oadr2b_opts, oadr2b_reports, oadr2b_xml
 from dispatch.grid.oadr2b_xml import InvalidMessage
-from dispatch.models import GridMessage, GridOpt, GridSignalSource
-from dispatch.services import grid_messages, grid_opts
+from dispatch.models import GridMessage, GridSignalSource
+from dispatch.services import grid_messages
 
 logger = logging.getLogger(__name__)
 Registration = GridSignalSource.Registration
@@ -398,69 +399,7 @@ class Session:
             await self.on_message(answer)
         await sync_to_async(grid_messages.note_poll_succeeded)(self.config.pk)
         await self.send_due_reports()
-        await self.send_opts()
-
-    # -- opt schedules -------------------------------------------------------------------
-
-    async def send_opts(self) -> None:
-        """Send the opts staff created or cancelled; the VTN's answer moves each on."""
-        for opt in await sync_to_async(grid_opts.to_send)(self.config.pk):
-            if opt.state == GridOpt.State.PENDING:
-                await self._create_opt(opt)
-            else:
-                await self._cancel_opt(opt)
-
-    async def _create_opt(self, opt: GridOpt) -> None:
-        payload = {
-            "opt_id": opt.opt_id,
-            "opt_type": "optOut",
-            "opt_reason": opt.opt_reason,
-            "ven_id": self.ven_id,
-            "created_date_time": datetime.now(UTC),
-            "request_id": oadr_utils.generate_id(),
-            "targets": [{"ven_id": self.ven_id}],
-        }
-        if opt.kind == GridOpt.Kind.UNAVAILABLE:
-            window = {"dtstart": opt.starts_at, "duration": opt.ends_at - opt.starts_at}
-            payload["vavailability"] = {"components": [window]}
-        else:
-            payload.update(event_id=opt.vtn_event_id, modification_number=opt.modification_number)
-        answer = await self.exchange(
-            "EiOpt",
-            "oadrCreateOpt",
-            summary=f"{opt.get_kind_display()}: {opt.note}",
-            vtn_event_id=opt.vtn_event_id,
-            **payload,
-        )
-        await self._opt_answered(opt, answer, "oadrCreatedOpt", GridOpt.State.ACKNOWLEDGED)
-
-    async def _cancel_opt(self, opt: GridOpt) -> None:
-        answer = await self.exchange(
-            "EiOpt",
-            "oadrCancelOpt",
-            summary=f"Cancel {opt.get_kind_display().lower()}",
-            opt_id=opt.opt_id,
-            ven_id=self.ven_id,
-            request_id=oadr_utils.generate_id(),
-        )
-        await self._opt_answered(opt, answer, "oadrCanceledOpt", GridOpt.State.CANCELLED)
-
-    async def _opt_answered(self, opt: GridOpt, answer, expected: str, accepted: str) -> None:
-        code, why = (0, "no answer") if answer is None else oadr2b_xml.response_code(answer.element)
-        ok = answer is not None and answer.type == expected and code == 200
-        refused = (
-            GridOpt.State.REFUSED
-            if opt.state == GridOpt.State.PENDING
-            else GridOpt.State.ACKNOWLEDGED
-        )
-        await sync_to_async(grid_opts.answered)(
-            opt.pk,
-            from_state=opt.state,
-            to_state=accepted if ok else refused,
-            error=""
-            if ok
-            else f"The VTN answered {answer.type if answer else 'nothing'} {code} {why}",
-        )
+        await oadr2b_opts.send_opts(self)
 
     async def on_message(self, answer: Received) -> None:
         if answer.type == "oadrResponse":
