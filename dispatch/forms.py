@@ -313,3 +313,26 @@ class GridSignalRouteForm(forms.Form):
     def __init__(self, *args, programs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = programs
+
+
+class GridUnavailabilityForm(forms.Form):
+    """A planned unavailability window to tell a source's VTN (``oadrCreateOpt``)."""
+
+    starts_at = forms.DateTimeField(
+        label="From (local time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label="Until (local time)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    note = forms.CharField(label="Why", max_length=300, required=False)
+
+
+class GridOptOutForm(forms.Form):
+    # The modification the page showed: the VTN may have changed the event since.
+    modification_number = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    note = forms.CharField(label="Why", max_length=300, required=False)
+
+
+class GridOptCancelForm(forms.Form):
+    # The state the page showed: the VTN may have answered since.
+    state = forms.CharField(max_length=16, widget=forms.HiddenInput)

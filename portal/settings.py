@@ -387,6 +387,8 @@ OPENADR_VEN_CERT = env_str("OPENADR_VEN_CERT", "")
 OPENADR_VEN_KEY = env_str("OPENADR_VEN_KEY", "")
 OPENADR_VEN_KEY_PASSPHRASE = env_str("OPENADR_VEN_KEY_PASSPHRASE", "")
 OPENADR_CA_FILE = env_str("OPENADR_CA_FILE", "")
+# Seconds the VEN waits for a VTN's answer; after a timeout it asks for the whole event list.
+OPENADR_VEN_TIMEOUT_SECONDS = env_float("OPENADR_VEN_TIMEOUT_SECONDS", 10.0, minimum=1)
 # "Measure now" measures events with up to this many dispatched vehicles during the request;
 # larger ones in the background (a worker), the report page following until it is done.
 DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(

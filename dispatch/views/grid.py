@@ -12,14 +12,22 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
+from dispatch.forms import (
+    GridOptCancelForm,
+    GridOptOutForm,
+    GridSignalRouteForm,
+    GridSignalSourceForm,
+    GridUnavailabilityForm,
+)
+from dispatch.grid.oadr2b_events import in_force, portal_event_in_force
 from dispatch.grid.ven import ven_certificate_fingerprint
-from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource
-from dispatch.services import grid_sources
+from dispatch.models import GridEvent, GridOpt, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.services import grid_opts, grid_sources
 from dispatch.services.errors import SourceError
 from enrollment.models import Program
 from portal.roles import Cap
@@ -27,10 +35,18 @@ from portal.views import UtilityViewMixin
 
 SIGNALS_PER_PAGE = 50
 RECENT_SIGNALS = 20
+OPTS_SHOWN = 20
 
 
 def _detail_url(request, source) -> str:
     return reverse("utility:grid_source_detail", args=[request.utility.slug, source.pk])
+
+
+def _detail_again(request, source, kwargs, **context):
+    """The source page again (a form with errors, or a request that changed nothing)."""
+    view = GridSourceDetailView(request=request, kwargs=kwargs, object=source)
+    view.object = source
+    return view.render_to_response(view.get_context_data(**context))
 
 
 def _programs():
@@ -69,8 +85,21 @@ class GridSourceDetailView(UtilityViewMixin, DetailView):
             SIGNALS_PER_PAGE,
         ).get_page(self.request.GET.get("page"))
         can_dispatch = self.request.access.can(Cap.DISPATCH_EVENTS)
+        now = timezone.now()
         ctx.update(
+            in_force=[
+                (g, portal_event_in_force(g, now=now)) for g in in_force(self.object, now=now)
+            ],
+            can_register_again=can_dispatch
+            and self.object.registration_state
+            in (
+                GridSignalSource.Registration.CANCELLED_BY_VTN,
+                GridSignalSource.Registration.REFUSED,
+            ),
             routes=self.object.routes.select_related("program"),
+            opts=self.object.opts.select_related("created_by")[:OPTS_SHOWN],
+            unavailability_form=kwargs.get("unavailability_form")
+            or (GridUnavailabilityForm() if can_dispatch else None),
             page_obj=page,
             paginator=page.paginator,
             is_paginated=page.has_other_pages(),
@@ -173,3 +202,91 @@ class GridRouteRemoveView(UtilityViewMixin, View):
         grid_sources.remove_route(route=route, actor=request.user)
         messages.success(request, f"{route.market_context} no longer calls a program.")
         return HttpResponseRedirect(_detail_url(request, route.source))
+
+
+class GridSourceRegisterAgainView(UtilityViewMixin, View):
+    """POST: the VEN registers again with a VTN that cancelled or refused the registration."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        source = get_object_or_404(GridSignalSource.objects.all(), pk=kwargs["pk"])
+        try:
+            grid_sources.register_again(source=source, actor=request.user)
+        except SourceError as exc:  # nothing to do: the page again, saying why
+            messages.error(request, exc.message)
+            return _detail_again(request, source, kwargs)
+        messages.success(request, "The VEN registers again within a minute.")
+        return HttpResponseRedirect(_detail_url(request, source))
+
+
+class GridOptCreateView(UtilityViewMixin, View):
+    """POST: a planned unavailability window for the source's VTN."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        source = get_object_or_404(GridSignalSource.objects.all(), pk=kwargs["pk"])
+        form = GridUnavailabilityForm(request.POST)
+        if form.is_valid():
+            try:
+                grid_opts.plan_unavailability(
+                    source=source, actor=request.user, **form.cleaned_data
+                )
+            except SourceError as exc:
+                form.add_error(exc.details.get("field"), exc.message)
+            else:
+                messages.success(request, "The VEN tells the VTN after its next poll.")
+                return HttpResponseRedirect(_detail_url(request, source))
+        return _detail_again(request, source, kwargs, unavailability_form=form)
+
+
+class GridEventOptOutView(UtilityViewMixin, View):
+    """POST: opt out of a VTN event the VEN had opted in to."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        grid_event = get_object_or_404(
+            GridEvent.objects.select_related("source"),
+            pk=kwargs["event_pk"],
+            source_id=kwargs["pk"],
+        )
+        form = GridOptOutForm(request.POST)
+        if not form.is_valid():
+            return _detail_again(request, grid_event.source, kwargs)
+        try:
+            grid_opts.opt_out_of_event(
+                grid_event=grid_event,
+                expected_modification=form.cleaned_data["modification_number"],
+                note=form.cleaned_data["note"],
+                actor=request.user,
+            )
+        except SourceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Opting out of {grid_event.vtn_event_id} at the next poll.")
+        return HttpResponseRedirect(_detail_url(request, grid_event.source))
+
+
+class GridOptCancelView(UtilityViewMixin, View):
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        opt = get_object_or_404(
+            GridOpt.objects.select_related("source"), pk=kwargs["opt_pk"], source_id=kwargs["pk"]
+        )
+        form = GridOptCancelForm(request.POST)
+        if not form.is_valid():
+            return _detail_again(request, opt.source, kwargs)
+        try:
+            grid_opts.cancel(opt=opt, expected_state=form.cleaned_data["state"], actor=request.user)
+        except SourceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Cancelled.")
+        return HttpResponseRedirect(_detail_url(request, opt.source))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+from django_scopes import scopes_disabled
+
+from dispatch.services.grid_messages import record_message
 from tests.dispatch.console_support import event_this_month
 from tests.dispatch.events_support import make_event, open_program
 from tests.dispatch.grid_support import route, source
@@ -40,6 +43,70 @@ def _make_source(utility):
     return source(utility, name=f"{utility.name} VTN {next(_serial)}")
 
 
+def _make_message(utility):
+    src = _make_source(utility)
+    return record_message(
+        source=src,
+        direction="in",
+        message_type="oadrDistributeEvent",
+        body=f"<oadrPayload>{utility.slug}-message-marker</oadrPayload>",
+        summary=f"{utility.name} message",
+    )
+
+
+def _message_kwargs(message) -> dict:
+    return {"pk": message.source_id, "message_pk": message.pk}
+
+
+def _message_source_kwargs(message) -> dict:
+    return {"pk": message.source_id}
+
+
+def _message_marker(message) -> str:
+    return message.summary
+
+
+def _make_opt(utility):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_scopes import scope
+
+    from dispatch.services.grid_opts import plan_unavailability
+
+    src = _make_source(utility)
+    with scope(utility=utility.pk):
+        starts = timezone.now() + timedelta(hours=1)
+        return plan_unavailability(
+            source=src, starts_at=starts, ends_at=starts + timedelta(hours=2), note="", actor=None
+        )
+
+
+def _opt_kwargs(opt) -> dict:
+    return {"pk": opt.source_id, "opt_pk": opt.pk}
+
+
+def _make_grid_event(utility):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dispatch.grid.oadr2b_events import handle_distribute
+    from dispatch.models import GridEvent
+    from tests.dispatch.grid_support import oadr_event
+
+    src = _make_source(utility)
+    route(src, open_program(utility, status="open"))
+    starts = (timezone.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
+    handle_distribute(src.pk, [oadr_event(event_id=f"iso-{src.pk}", starts_at=starts)])
+    with scopes_disabled():
+        return GridEvent.objects.get(source=src)
+
+
+def _grid_event_kwargs(grid_event) -> dict:
+    return {"pk": grid_event.source_id, "event_pk": grid_event.pk}
+
+
 DISPATCH_CASES: dict[str, Case] = {
     "utility:event_list": Case(make=make_event, marker=_program_name),
     "utility:event_create": Case(make=make_event, marker=_program_name),
@@ -63,4 +130,19 @@ DISPATCH_CASES: dict[str, Case] = {
     "utility:grid_source_edit": Case(make=_make_source, kwargs=pk_kwargs, marker=_source_name),
     "utility:grid_route_add": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
     "utility:grid_route_remove": Case(make=_make_route, kwargs=_route_kwargs),
+    "utility:grid_source_register_again": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
+    "utility:grid_opt_create": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
+    "utility:grid_opt_cancel": Case(make=_make_opt, kwargs=_opt_kwargs, method="post"),
+    "utility:grid_event_opt_out": Case(
+        make=_make_grid_event, kwargs=_grid_event_kwargs, method="post"
+    ),
+    "utility:grid_message_list": Case(
+        make=_make_message, kwargs=_message_source_kwargs, marker=_message_marker
+    ),
+    "utility:grid_message_csv": Case(
+        make=_make_message, kwargs=_message_source_kwargs, marker=_message_marker
+    ),
+    "utility:grid_message_detail": Case(
+        make=_make_message, kwargs=_message_kwargs, marker=_message_marker
+    ),
 }

@@ -7,62 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import http.server
-import ipaddress
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from openleadr import OpenADRServer
-from openleadr.utils import certificate_fingerprint
 
 from dispatch.grid.ven import VenRunner
 from dispatch.models import Event, GridSignal, GridSignalSource
 from tests.dispatch.events_support import open_program
 from tests.dispatch.grid_support import Loop, route, source
+from tests.dispatch.vtn_support import certificate
 from tests.net import free_port
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VEN_ID = "ven-portal-1"
-
-
-def certificate(tmp_path, name: str) -> tuple[str, str, str]:
-    """A self-signed RSA certificate and key (PEM files) and its OpenADR fingerprint."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_path, key_path = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
-    cert_path.write_bytes(cert_pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path), certificate_fingerprint(cert_pem.decode())
 
 
 class Vtn:
