@@ -364,7 +364,13 @@ DISPATCH_RESTORE_STAGGER_MINUTES = env_int("DISPATCH_RESTORE_STAGGER_MINUTES", 1
 # up to when there is no premise interval data; and the dotted path of the callable that reads
 # that data (its signature in ``dispatch.measurement.premise``; empty: none).
 DISPATCH_V2H_PREMISE_LOAD_KW = env_float("DISPATCH_V2H_PREMISE_LOAD_KW", 1.2, minimum=0)
-DISPATCH_PREMISE_INTERVAL_SOURCE = env_str("DISPATCH_PREMISE_INTERVAL_SOURCE", "")
+# billing serves the imported premise meter data (Green Button / CSV) to dispatch's M&V.
+DISPATCH_PREMISE_INTERVAL_SOURCE = env_str(
+    "DISPATCH_PREMISE_INTERVAL_SOURCE", "billing.selectors.premise_relief.avoided_import_kw"
+)
+# Billing: the largest meter interval file (Green Button XML or CSV) an upload or the import
+# command accepts, checked before the file is read (a year of 15-minute Green Button is ~8 MB).
+BILLING_MAX_UPLOAD_BYTES = env_int("BILLING_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
 # OpenADR VEN (``manage.py run_ven``): the certificate and key it signs its messages with
 # (PEM files; unsigned without them), the key's passphrase, and the CA bundle that checks a
 # VTN's HTTPS certificate.

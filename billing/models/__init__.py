@@ -1,0 +1,3 @@
+"""Billing models, one module per area; every model is importable from here."""
+
+from billing.models.meter import MeterImport, MeterInterval  # noqa: F401  (meter)

@@ -1,0 +1,2 @@
+"""Billing reads, one module per area: ``meter`` (premise and EV interval data, imports),
+``premise_relief`` (the premise meter data dispatch's V2H M&V reads)."""
