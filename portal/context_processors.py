@@ -58,6 +58,12 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "Billing",
+        [
+            (Cap.VIEW_BILLING, "utility:tariff_list", "Tariffs"),
+        ],
+    ),
+    (
         "Administration",
         [
             (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),

@@ -1,0 +1,1 @@
+"""Billing page forms, one module per area: ``tariffs`` (import, assign, end an assignment)."""
