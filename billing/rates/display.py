@@ -28,6 +28,10 @@ class LegendEntry:
     tiers: tuple[str, ...]  # "0–1000 kWh: $0.08721 (0.07531 + 0.0119)"
     sell: Decimal | None = None
 
+    @property
+    def sell_text(self) -> str:
+        return "" if self.sell is None else price_text(self.sell)
+
 
 @dataclass(frozen=True)
 class HeatMap:
@@ -57,14 +61,24 @@ def demand_maps(schedule: TariffSchedule) -> list[HeatMap]:
     ]
 
 
-def flat_demand_by_month(schedule: TariffSchedule) -> list[tuple[str, str, Decimal]]:
+def other_charges(schedule: TariffSchedule) -> list[str]:
+    """The fixed and minimum charges, one sentence each."""
+    lines = [f"{c.label}: ${price_text(c.amount)} {c.unit}" for c in schedule.fixed_charges]
+    if schedule.min_charge is not None:
+        lines.append(
+            f"Minimum charge: ${price_text(schedule.min_charge)} {schedule.min_charge_unit}"
+        )
+    return lines
+
+
+def flat_demand_by_month(schedule: TariffSchedule) -> list[tuple[str, str, str]]:
     """(month, period label, $/kW of its first tier) for the flat demand charge."""
     if not schedule.has_flat_demand:
         return []
     rows = []
     for month, index in zip(MONTHS, schedule.flat_demand_months, strict=True):
         period = schedule.flat_demand_periods[index]
-        rows.append((month, period.label, period.tiers[0].price))
+        rows.append((month, period.label, price_text(period.tiers[0].price)))
     return rows
 
 
@@ -83,7 +97,7 @@ def tier_descriptions(period: EnergyPeriod | DemandPeriod, unit: str) -> tuple[s
         if len(period.tiers) == 1:
             span = "all"
         parts = f"{tier.rate} + {tier.adj}" if tier.adj else f"{tier.rate}"
-        described.append(f"{span}: ${tier.price}/{unit} ({parts})")
+        described.append(f"{span}: ${price_text(tier.price)}/{unit} ({parts})")
         lower = upper if upper is not None else lower
     return tuple(described)
 
@@ -116,6 +130,13 @@ def _map(title: str, unit: str, grid: PeriodMap, legend: tuple[LegendEntry, ...]
         for m, month in enumerate(MONTHS)
     )
     return HeatMap(title=title, unit=unit, rows=rows, legend=legend)
+
+
+def price_text(value: Decimal) -> str:
+    """A price as published, with at least cents: 0.3 -> "0.30", 0.08721 stays."""
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return f"{value:f}"
 
 
 def _plain(value: Decimal) -> str:

@@ -83,6 +83,7 @@ class TariffDetailView(UtilityViewMixin, DetailView):
             energy_maps=display.energy_maps(schedule),
             demand_maps=display.demand_maps(schedule),
             flat_demand=display.flat_demand_by_month(schedule),
+            other_charges=display.other_charges(schedule),
             flat_demand_periods=[
                 (p.label, display.tier_descriptions(p, "kW")) for p in schedule.flat_demand_periods
             ],
