@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from billing.services.tariffs import MAX_DOCUMENT_BYTES
+from billing.rates.urdb import MAX_DOCUMENT_BYTES
 from portal.customers.models import ServiceAccount
 
 

@@ -3,7 +3,6 @@ assignments. Each write is audited (portal.audit) and all-or-nothing."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,10 +12,8 @@ from django.db.models import Q
 
 from billing.models import Tariff, TariffAssignment
 from billing.rates.schedule import TariffSchedule
-from billing.rates.urdb import TariffError, parse_urdb
+from billing.rates.urdb import parse_urdb
 from portal import audit
-
-MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 
 
 class TariffRefused(ValueError):
@@ -40,32 +37,6 @@ class ImportReport:
     @property
     def unsupported(self) -> tuple[str, ...]:
         return self.schedule.unsupported
-
-
-def decode_document(data: bytes | str) -> Any:
-    """The JSON in an uploaded or pasted document, or ``TariffError`` saying why not."""
-    size = len(data.encode() if isinstance(data, str) else data)
-    if size > MAX_DOCUMENT_BYTES:
-        raise TariffError(f"The document is {size} bytes; at most {MAX_DOCUMENT_BYTES}.")
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise TariffError("The document is not UTF-8 text.") from None
-    if not data.strip():
-        raise TariffError("The document is empty.")
-    try:
-        return json.loads(data, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise TariffError(
-            f"Invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
-        ) from None
-    except RecursionError:
-        raise TariffError("Invalid JSON: nested too deeply.") from None
-
-
-def _refuse_constant(name: str):
-    raise TariffError(f"Invalid JSON: {name} is not a number.")
 
 
 def import_tariff(

@@ -12,7 +12,7 @@ from django.views.generic import DetailView, FormView, ListView
 
 from billing.forms.tariffs import EndAssignmentForm, TariffAssignForm, TariffImportForm
 from billing.rates import display
-from billing.rates.urdb import TariffError
+from billing.rates.urdb import TariffError, decode_document
 from billing.selectors import tariffs as selectors
 from billing.services import tariffs as services
 from portal.audit import history_of
@@ -48,7 +48,7 @@ class TariffImportView(UtilityViewMixin, FormView):
 
     def form_valid(self, form):
         try:
-            document = services.decode_document(form.document_data())
+            document = decode_document(form.document_data())
             report = services.import_tariff(
                 utility=self.request.utility,
                 document=document,

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from billing.rates.urdb import TariffError, parse_urdb
-from billing.services.tariffs import decode_document
+from billing.rates.urdb import TariffError, decode_document, parse_urdb
 from tests.billing.rates_support import flat_grid, synthetic, urdb_document
 
 
