@@ -1,1 +1,2 @@
-"""Billing pages, one module per area: ``tariffs`` (tariff list, import, heat maps, assignments)."""
+"""Billing pages under /u/<utility_slug>/, one module per area: ``tariffs`` (tariff list,
+import, heat maps, assignments), ``meter`` (meter data imports and an account's meter data)."""
