@@ -3,13 +3,18 @@ Each billing area keeps its own block."""
 
 from __future__ import annotations
 
+from itertools import count
+
 from tests.billing.factories import make_assignment, make_tariff
 from tests.isolation import Case, pk_kwargs
 
-
 # --- rates (tariffs and their assignments) ---------------------------------------------------
+_tariff_serial = count(1)
+
+
 def _tariff(utility):
-    return make_tariff(utility, name=f"{utility.name} Marker Tariff")
+    # A make may run several times for one utility in one test: each tariff is its own.
+    return make_tariff(utility, name=f"{utility.name} Marker Tariff {next(_tariff_serial)}")
 
 
 def _assignment(utility):
