@@ -60,6 +60,7 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
     (
         "Billing",
         [
+            (Cap.VIEW_BILLING, "utility:tariff_list", "Tariffs"),
             (Cap.VIEW_BILLING, "utility:meter_import_list", "Meter data"),
         ],
     ),

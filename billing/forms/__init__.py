@@ -1,1 +1,2 @@
-"""Billing page forms, one module per area: ``meter`` (meter data import)."""
+"""Billing page forms, one module per area: ``tariffs`` (import, assign, end an assignment),
+``meter`` (meter data import)."""

@@ -9,6 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
+        ("billing", "0001_initial"),
         ("customers", "0001_initial"),
         ("portal", "0004_partner_client_allowed_scopes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -1,2 +1,2 @@
-"""Billing pages under /u/<utility_slug>/, one module per area: ``meter`` (meter data
-imports and an account's meter data)."""
+"""Billing pages under /u/<utility_slug>/, one module per area: ``tariffs`` (tariff list,
+import, heat maps, assignments), ``meter`` (meter data imports and an account's meter data)."""

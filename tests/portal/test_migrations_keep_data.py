@@ -60,6 +60,8 @@ VALID = {
         "settles": None,
     },
     "enrollment.PayoutItem": {"amount": Decimal("10.00")},
+    # A tariff assignment names a rate class or one account, never both.
+    "billing.TariffAssignment": {"service_account": None, "rate_class": "residential"},
 }
 
 

@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
+from tests.billing.isolation_cases import BILLING_CASES
 from tests.billing.meter_isolation_cases import METER_CASES
 from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import DEVICES_CASES
@@ -80,6 +81,7 @@ UTILITY_CASES: dict[str, Case] = {
     **INCENTIVE_CASES,
     **INTERCONNECTION_CASES,
     **DISPATCH_CASES,
+    **BILLING_CASES,
     **METER_CASES,
 }
 
