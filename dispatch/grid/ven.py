@@ -156,6 +156,7 @@ class VenRunner:
             source.pk,
             ven_id=client.ven_id or "",
             registration_id=client.registration_id or "",
+            registration_state=GridSignalSource.Registration.REGISTERED,
             last_contact_at=timezone.now(),
             last_error="",
         )

@@ -1,0 +1,25 @@
+"""Dispatch: demand-response events and dispatch groups (``events``), how events were planned
+and who took part (``participants``), and grid signals — sources, routes, received signals,
+VTN events and the protocol message log (``grid``)."""
+
+from dispatch.models.events import DispatchGroup, Event
+from dispatch.models.grid import (
+    GridEvent,
+    GridMessage,
+    GridSignal,
+    GridSignalRoute,
+    GridSignalSource,
+)
+from dispatch.models.participants import EventParticipant, EventPlanRun
+
+__all__ = [
+    "DispatchGroup",
+    "Event",
+    "EventParticipant",
+    "EventPlanRun",
+    "GridEvent",
+    "GridMessage",
+    "GridSignal",
+    "GridSignalRoute",
+    "GridSignalSource",
+]
