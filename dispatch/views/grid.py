@@ -6,6 +6,7 @@ DISPATCH_EVENTS; every change is audited (``grid_sources.save_source`` / ``add_r
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -18,7 +19,7 @@ from django.views.generic import DetailView, FormView, ListView
 
 from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
 from dispatch.grid.ven import ven_certificate_fingerprint
-from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource, OpenADR3Link
 from dispatch.services import grid_sources
 from dispatch.services.errors import SourceError
 from enrollment.models import Program
@@ -31,6 +32,14 @@ RECENT_SIGNALS = 20
 
 def _detail_url(request, source) -> str:
     return reverse("utility:grid_source_detail", args=[request.utility.slug, source.pk])
+
+
+def openadr3_context(source: GridSignalSource) -> dict:
+    """An OpenADR 3 source's settings and the callback URL the VTN is given."""
+    link = OpenADR3Link.objects.filter(source=source).first()
+    base = settings.OPENADR3_CALLBACK_BASE_URL.rstrip("/")
+    url = base + reverse("openadr3_callback", args=[link.callback_token]) if link and base else ""
+    return {"openadr3": link, "openadr3_callback_url": url}
 
 
 def _programs():
@@ -77,6 +86,7 @@ class GridSourceDetailView(UtilityViewMixin, DetailView):
             signals=page.object_list,
             can_dispatch=can_dispatch,
             ven_fingerprint=ven_certificate_fingerprint(),
+            **openadr3_context(self.object),
             route_form=kwargs.get("route_form")
             or (GridSignalRouteForm(programs=_programs()) if can_dispatch else None),
         )
@@ -95,6 +105,7 @@ class GridSourceFormMixin(UtilityViewMixin):
                 utility=self.request.utility,
                 source=self.source,
                 actor=self.request.user,
+                openadr3={name: form.cleaned_data[name] for name in form.OPENADR3_FIELDS},
                 **{name: form.cleaned_data[name] for name in grid_sources.SOURCE_FIELDS},
             )
         except SourceError as exc:
@@ -121,7 +132,15 @@ class GridSourceEditView(GridSourceFormMixin, FormView):
         return get_object_or_404(GridSignalSource.objects.all(), pk=self.kwargs["pk"])
 
     def get_initial(self):
-        return {name: getattr(self.source, name) for name in grid_sources.SOURCE_FIELDS}
+        initial = {name: getattr(self.source, name) for name in grid_sources.SOURCE_FIELDS}
+        link = OpenADR3Link.objects.filter(source=self.source).first()
+        if link is not None:  # the client secret is never shown back
+            initial.update(
+                token_url=link.token_url,
+                client_id=link.client_id,
+                dispatch_prices=link.dispatch_prices,
+            )
+        return initial
 
 
 class GridRouteAddView(UtilityViewMixin, View):

@@ -83,7 +83,8 @@ class Called3:
     randomize_minutes: int
     targets: dict[str, list[str]]
     units: dict[str, str] = field(default_factory=dict)  # payload type → unit
-    report_types: list[str] = field(default_factory=list)
+    # The reports the VTN asks for: [{"payloadType", "aggregate"}] (``reportDescriptors``).
+    report_requests: list[dict] = field(default_factory=list)
 
     @property
     def starts_at(self) -> datetime:
@@ -209,7 +210,7 @@ def read_event(data: Any) -> Called3:
         if isinstance(descriptor, dict) and isinstance(descriptor.get("payloadType"), str):
             units[descriptor["payloadType"].upper()] = str(descriptor.get("units") or "KW")
     reports = [
-        d["payloadType"].upper()
+        {"payloadType": d["payloadType"].upper(), "aggregate": d.get("aggregate") is True}
         for d in data.get("reportDescriptors") or []
         if isinstance(d, dict) and isinstance(d.get("payloadType"), str)
     ]
@@ -227,7 +228,7 @@ def read_event(data: Any) -> Called3:
         randomize_minutes=_minutes(randomize),
         targets=targets,
         units=units,
-        report_types=reports,
+        report_requests=reports,
     )
 
 
