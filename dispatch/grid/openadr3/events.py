@@ -301,6 +301,14 @@ def _why_nothing(link, called: Called3) -> str:
     return "No payload the portal dispatches (IMPORT/EXPORT_CAPACITY_LIMIT, SIMPLE, PRICE)."
 
 
+def portal_priority(vtn_priority: int | None) -> int:
+    """OpenADR 3's priority (0 the highest, a lower number wins) as the portal's (a higher
+    number wins an overlap): 100 − priority; none given ranks as a staff event's default, 0."""
+    if vtn_priority is None:
+        return 0
+    return 100 - min(vtn_priority, 99)
+
+
 def fleet_charge_kw(program: Program) -> float:
     """The program's worst-case charging: every dispatchable vehicle at its maximum rate."""
     vehicles = selectors.targeted_vehicles(program=program, targeting=Event.Targeting.WHOLE_PROGRAM)
@@ -358,7 +366,7 @@ def _terms(source, link, route, called: Called3) -> Terms | None:
         # One number when every interval asks the same; otherwise the profile decides.
         target_kw=kws[0] if len(set(kws)) == 1 else max(k for k in kws if k is not None),
         profile=profile,
-        priority=called.priority or 0,
+        priority=portal_priority(called.priority),
         randomize_minutes=called.randomize_minutes,
         targeting=targeting,
         group_ids=group_ids,

@@ -15,8 +15,8 @@ the event's with the intervals laid end to end) keeps its payloads. Payloads the
   (``GridSignalRoute.dispatch_prices``), as a price-signal event; otherwise it is recorded and
   answered, and nothing is dispatched.
 
-The event's ``priority`` passes through (a lower number is a higher priority, as in the
-portal). ``targets`` are honoured when the portal can: ``GROUP`` names the utility's dispatch
+The event's ``priority`` passes through: OpenADR 3's lower number wins, the portal's higher
+one, so the portal's event gets 100 − priority (``events.portal_priority``). ``targets`` are honoured when the portal can: ``GROUP`` names the utility's dispatch
 groups, ``RESOURCE_NAME`` vehicles by VIN, ``VEN_NAME`` must be this VEN; any other target
 type (or an unknown group or vehicle) makes the portal refuse the event, saying which.
 """
