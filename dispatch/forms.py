@@ -271,7 +271,9 @@ FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){9}[0-9A-F]{2}")
 class GridSignalSourceForm(forms.Form):
     name = forms.CharField(max_length=120)
     protocol = forms.ChoiceField(
-        choices=GridSignalSource.Protocol.choices, initial=GridSignalSource.Protocol.OPENADR_20B
+        choices=GridSignalSource.Protocol.choices,
+        initial=GridSignalSource.Protocol.OPENADR_20B,
+        required=False,  # left out: OpenADR 2.0b, as before the choice existed
     )
     vtn_url = forms.URLField(
         max_length=300,
@@ -314,6 +316,9 @@ class GridSignalSourceForm(forms.Form):
         label="Dispatch price-only events",
         help_text="Off: PRICE payloads are recorded for planning and nothing is dispatched.",
     )
+
+    def clean_protocol(self):
+        return self.cleaned_data["protocol"] or GridSignalSource.Protocol.OPENADR_20B
 
     def clean(self):
         data = super().clean()
