@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -398,7 +399,8 @@ def _schedule(source, route, terms: Terms, *, now: datetime):
         duration = int((ends_at - starts_at).total_seconds() // 60)
         if duration <= 0:
             return None, REFUSED, "The event is over (or about to be); nothing was scheduled."
-    notice = min(MAX_NOTICE_MINUTES, int((starts_at - now).total_seconds() // 60))
+    # The notice is what is left until the start, rounded up: customers are told now.
+    notice = min(MAX_NOTICE_MINUTES, math.ceil((starts_at - now).total_seconds() / 60))
     try:
         event = event_services.schedule_event(
             utility=source.utility,
