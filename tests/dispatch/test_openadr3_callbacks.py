@@ -172,3 +172,22 @@ def test_bad_callbacks_get_a_clear_4xx_change_nothing_and_are_logged(
     accepted = post(url, good, token=oa3.bearer(src))
     assert accepted.status_code == 200 and accepted.json()["status"] == "optIn"
     assert len(grid_events(utility_a)) == 1
+
+
+def test_an_event_of_a_program_not_read_yet_waits_for_the_next_poll(subscribed, vtn, live_server,
+                                                                    utility_a):  # fmt: skip
+    src, _, ven = subscribed
+    from tests.dispatch.grid_support import route
+
+    newer = vtn.add_program("evening-peak")  # after the VEN's poll: not known to it yet
+    route(
+        src, open_program(utility_a, name="Evening", status="open"), market_context="evening-peak"
+    )
+    early = notification(newer, oa3.later(120, now=timezone.now()))
+    answer = post(oa3.callback_url(live_server, src), early, token=oa3.bearer(src))
+    assert answer.json()["status"] == "optOut" and "not known yet" in answer.json()["detail"]
+    assert grid_events(utility_a) == []
+    vtn.events[early["object"]["id"]] = early["object"]  # the VTN lists it too
+    ven.poll()
+    (event,) = grid_events(utility_a)
+    assert event.program.name == "Evening"

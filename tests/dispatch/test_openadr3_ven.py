@@ -91,6 +91,16 @@ def test_it_schedules_an_event_with_its_intervals_priority_and_randomization(
     ven.poll()
     assert len(grid_events(utility_a)) == 1
     assert [s[:3] for s in signals(src)] == [(vtn_event["id"], 0, "optIn")]
+
+    # Each interval's kW in turn, not the first one's for the whole event.
+    assert event.target_kw == 30.0
+    followed = []
+    for minute in (16, 20, 31):
+        ven.poll(now=starts + timedelta(minutes=minute))
+        event.refresh_from_db()
+        followed.append((event.target_kw, event.modification_number))
+    assert followed == [(80.0, 1), (80.0, 1), (10.0, 2)]
+    assert len(grid_events(utility_a)) == 1
     with scopes_disabled():
         kinds = set(GridMessage.objects.filter(source=src).values_list("message_type", flat=True))
     assert {"searchAllEvents (GET events)", "searchAllEvents answer", "fetchToken answer"} <= kinds

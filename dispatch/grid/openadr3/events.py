@@ -8,7 +8,10 @@ the poll and the callback that deliver the same version find the first one's ``G
 and change nothing. Handling is serialized per source (the source row is locked), so a
 callback and a poll arriving together cannot both schedule.
 
-A new version of an event the portal follows replaces it: before it is running the old event
+The portal's event asks for the kW of the interval in force: the first before it starts, then
+each next interval's as it begins (``follow_intervals``, run on every poll, changes the event's
+target and so makes it planned again). A new version of an event the portal follows replaces
+it: before it is running the old event
 is cancelled and the new one scheduled; while it runs, an extension (same terms, longer)
 extends it, anything else ends it now and schedules the rest under the new terms from the next
 minute. A deleted event (a DELETE callback, or an event the VTN no longer lists) is cancelled,
@@ -117,6 +120,12 @@ def receive_event(source_id: int, data: Any, *, now: datetime | None = None) -> 
             return Outcome(signal.response, signal.outcome, signal.event_id, repeated=True)
         link = source.openadr3
         program_name = (link.vtn_programs or {}).get(called.program_id, {}).get("programName")
+        if program_name is None:
+            # Not recorded: the next poll reads the VTN's programs first, then acts on it.
+            why = (
+                f"The VTN's program {called.program_id!r} is not known yet; the next poll reads it."
+            )
+            return Outcome(REFUSED, why)
         event, response, message, terms = _act(source, link, called, program_name, now=now)
         signal = _record(source, called, version=version, response=response, outcome=message,
                          event=event, terms=terms, program_name=program_name, now=now)  # fmt: skip
@@ -266,13 +275,10 @@ def _previous(source, vtn_event_id: str) -> GridSignal | None:
     )
 
 
-def _act(source, link, called: Called3, program_name: str | None, *, now):
+def _act(source, link, called: Called3, program_name: str, *, now):
     """(event, response, message, terms) for a new version of a VTN event."""
     previous = _previous(source, called.event_id)
     current = previous.event if previous and previous.event.cancelled_at is None else None
-    if program_name is None:
-        why = f"The VTN's program {called.program_id!r} is not known (yet)."
-        return current, REFUSED, why, None
     route = (
         GridSignalRoute.objects.filter(source=source, market_context=program_name)
         .select_related("program__utility")
@@ -282,7 +288,7 @@ def _act(source, link, called: Called3, program_name: str | None, *, now):
         why = f"No program is mapped to the VTN's program {program_name!r}."
         return current, REFUSED, why, None
     try:
-        terms = _terms(source, link, route, called)
+        terms = _terms(source, link, route, called, now=now)
     except EventError as exc:
         return current, REFUSED, f"Targets refused: {exc.message}", None
     if terms is None:
@@ -300,6 +306,51 @@ def _why_nothing(link, called: Called3) -> str:
     if called.max_level == 0:
         return "SIMPLE level 0 (normal operation): nothing to dispatch."
     return "No payload the portal dispatches (IMPORT/EXPORT_CAPACITY_LIMIT, SIMPLE, PRICE)."
+
+
+def kw_at(profile: list[dict], moment: datetime) -> float | None:
+    """The kW of the profile's interval in force at ``moment`` (the first one before it
+    starts, the last one after it ends)."""
+    current = profile[0]
+    for interval in profile:
+        if datetime.fromisoformat(interval["start"]) <= moment:
+            current = interval
+    return current["kw"]
+
+
+def follow_intervals(source_id: int, *, now: datetime | None = None) -> list[int]:
+    """Move each live event that follows a VTN event to the kW of the interval in force now
+    (its latest accepted version's profile); the ids of the events changed."""
+    now = now or timezone.now()
+    changed = []
+    with scope(utility=_utility_of(source_id)):
+        latest: dict[str, OpenADR3EventVersion] = {}
+        versions = (
+            OpenADR3EventVersion.objects.filter(
+                source_id=source_id,
+                signal__response=ACCEPTED,
+                signal__event__cancelled_at__isnull=True,
+                signal__event__ends_at__gt=now,
+            )
+            .exclude(profile=[])
+            .select_related("signal__event")
+            .order_by("signal__modification_number")
+        )
+        for version in versions:
+            latest[version.vtn_event_id] = version
+        for version in latest.values():
+            event, wanted = version.signal.event, kw_at(version.profile, now)
+            if event.target_kw == wanted or event.status_at(now) not in Event.EXTENDABLE:
+                continue
+            try:
+                event_services.retarget(
+                    event=event, target_kw=wanted, actor=None, now=now,
+                    reason=f"The grid operator's next interval asks for {wanted} kW.",
+                )  # fmt: skip
+            except EventError:
+                continue  # changed meanwhile; the next poll looks again
+            changed.append(event.pk)
+    return changed
 
 
 def portal_priority(vtn_priority: int | None) -> int:
@@ -330,7 +381,7 @@ def _interval_kw(link, called: Called3, interval, *, charge_kw: float | None):
     return False, 0.0
 
 
-def _terms(source, link, route, called: Called3) -> Terms | None:
+def _terms(source, link, route, called: Called3, *, now: datetime) -> Terms | None:
     """The portal's terms for the event, None when it asks for no dispatch; ``EventError``
     when its targets cannot be honoured."""
     if why := mapping.refused_targets(called, ven_name=source.ven_name):
@@ -359,13 +410,13 @@ def _terms(source, link, route, called: Called3) -> Terms | None:
     else:
         event_type = Event.Type.PRICE_SIGNAL
     targeting, group_ids, vehicle_ids = _targets(called)
-    kws = [p["kw"] for p in profile]
     return Terms(
         event_type=event_type,
         starts_at=called.starts_at,
         duration_minutes=called.duration_minutes,
-        # One number when every interval asks the same; otherwise the profile decides.
-        target_kw=kws[0] if len(set(kws)) == 1 else max(k for k in kws if k is not None),
+        # The interval in force (the first before the start); ``follow_intervals`` moves the
+        # event's target to each next interval's as it begins.
+        target_kw=kw_at(profile, now),
         profile=profile,
         priority=portal_priority(called.priority),
         randomize_minutes=called.randomize_minutes,

@@ -9,7 +9,8 @@
 4. every event is read and handed to ``events.receive_event`` (an event version already seen,
    e.g. through a callback, changes nothing); an event the portal follows that the VTN no
    longer lists was deleted there and is withdrawn here;
-5. reports the VTN asked for are posted once their event has ended (``reports``).
+5. each followed event is moved to the kW of the interval in force (``follow_intervals``);
+6. reports the VTN asked for are posted once their event has ended (``reports``).
 
 A poll that fails (token refused, VTN down, garbage) is recorded on the source (last error and
 its time, registration state) and retried with exponential backoff (from the poll interval up
@@ -199,6 +200,7 @@ def _poll(config: SourceConfig, client: VtnClient, *, now: datetime) -> None:
         followed = events.followed_event_ids(source)
     for gone in sorted(followed - listed_ids):
         events.receive_deleted(config.pk, gone, now=now)
+    events.follow_intervals(config.pk, now=now)
     _post_reports(config, client, now=now)
 
 
