@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dispatch.views import console, events, grid, groups, report
+from dispatch.views import console, events, grid, grid_messages, groups, report
 
 urlpatterns = [
     path("events/", events.EventListView.as_view(), name="event_list"),
@@ -48,6 +48,26 @@ urlpatterns = [
         "grid-signals/<int:pk>/edit/",
         grid.GridSourceEditView.as_view(),
         name="grid_source_edit",
+    ),
+    path(
+        "grid-signals/<int:pk>/register-again/",
+        grid.GridSourceRegisterAgainView.as_view(),
+        name="grid_source_register_again",
+    ),
+    path(
+        "grid-signals/<int:pk>/messages/",
+        grid_messages.GridMessageListView.as_view(),
+        name="grid_message_list",
+    ),
+    path(
+        "grid-signals/<int:pk>/messages.csv",
+        grid_messages.GridMessageCsvView.as_view(),
+        name="grid_message_csv",
+    ),
+    path(
+        "grid-signals/<int:pk>/messages/<int:message_pk>/",
+        grid_messages.GridMessageDetailView.as_view(),
+        name="grid_message_detail",
     ),
     path(
         "grid-signals/<int:pk>/routes/",

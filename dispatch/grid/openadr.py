@@ -1,24 +1,32 @@
 """Events called by a grid operator's system over OpenADR 2.0b (``Event.source =
-grid_protocol``): what the VEN (``ven``) receives becomes, changes or cancels one of the
-utility's events, through the same services and guardrails as an operator's event.
+grid_protocol``): one modification of a VTN event (``oadr2b_xml.VtnEvent``) becomes, changes or
+cancels one of the utility's events, through the same services and guardrails as an
+operator's event.
 
-``receive_openadr_event(source_id, data)`` takes one ``oadrEvent`` as OpenLEADR parses it and
-returns the answer for the VTN: ``optIn`` when the event is (still) scheduled in the portal,
-``optOut`` when it cannot be — no program for its market context, a guardrail refusing it, a
-change the portal cannot make, a message without what an event needs. Every (event id,
-modification number) is recorded once (``GridSignal``): a repeated delivery gets the same
-answer and changes nothing.
+``receive_openadr_event(source_id, vtn_event)`` returns the ``Answer`` for the VTN: ``optIn``
+when the portal does what the event asks (schedules it, follows its change or cancellation,
+records a test event, or has nothing to dispatch), ``optOut`` with the reason when it cannot —
+no program for its market context, a guardrail refusing it, targets the portal cannot honour.
+Every (event id, modification number) is recorded once (``GridSignal``): a repeated delivery
+gets the same answer and changes nothing.
 
 Mapping: the ``market_context`` picks the program (``GridSignalRoute``); the event type is
-the route's, else the program kind's (V1G load reduction, V2H home supply, V2G export); a
-test event is a test; ``SIMPLE`` level 3 (of 0–3) makes it an emergency. The target is a
-``LOAD_DISPATCH`` signal's first interval (kW, or W converted), else "all available". The
-start is the active period's ``dtstart`` (an event called to start now begins at the next
-minute, for what is left of it), its duration rounded up to minutes, its
-``tolerance.startafter`` the randomized-start window; the notice is what is left until the
-start (the program's minimum notice applies, except to emergencies). A later modification that only lengthens the event extends it; one that cancels it
-(``event_status = cancelled``) cancels it; any other change re-schedules an event that has
-not started (the old one cancelled) and is refused for one that has.
+the route's, else the program kind's; ``SIMPLE`` level 3 in any interval makes it an
+emergency. The target is the ``LOAD_DISPATCH`` setpoint in kW — its ``itemUnits`` (W) times
+its ``siScaleCode`` (k = ×1000), the largest over the intervals — else all available. An event
+whose only signals are ``SIMPLE`` level 0 or prices dispatches nothing (answered optIn, as
+the VEN follows it: normal operation). A test event is answered and recorded, never actuated.
+The start is the active period's ``dtstart`` (an event called to start now begins at the next
+minute), ``tolerance/startafter`` is each vehicle's randomized-start window, the OpenADR
+priority (the lower the number the higher the priority, 0 = none) becomes the portal's
+``100 − priority`` so the lower number wins an overlap. Targets: ``groupID`` names a dispatch
+group, ``resourceID`` a vehicle's VIN; other kinds, or both at once, are refused with the
+reason.
+
+A later modification that only lengthens the event extends it; a cancellation cancels it (or
+ends it now when it is running); any other change — a new target, start or shorter end, even
+inside the notice period or while the event runs — replaces it: the old event is cancelled
+(or ended now, its vehicles restored) and a new one carries the new terms for what is left.
 """
 
 from __future__ import annotations
@@ -26,13 +34,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dispatch.models import Event, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch import selectors
+from dispatch.grid.oadr2b_xml import SI_SCALE, VtnEvent
+from dispatch.models import DispatchGroup, Event, GridSignal, GridSignalRoute, GridSignalSource
 from dispatch.services import events as event_services
 from dispatch.services.errors import EventError
 from enrollment.models import Program
@@ -40,21 +49,30 @@ from portal.audit import record
 
 OPT_IN, OPT_OUT = GridSignal.Response.OPT_IN, GridSignal.Response.OPT_OUT
 MAX_NOTICE_MINUTES = 24 * 60
+PRICE_SIGNALS = {"ELECTRICITY_PRICE", "ENERGY_PRICE", "DEMAND_CHARGE", "BID_PRICE"}
 _TYPE_BY_KIND = {
     Program.Kind.V1G: Event.Type.LOAD_REDUCTION,
     Program.Kind.V2H: Event.Type.V2H_HOME_SUPPLY,
     Program.Kind.V2G: Event.Type.V2G_EXPORT,
 }
-_WATTS = {"w": 0.001, "kw": 1.0, "mw": 1000.0}
+_UNITS_IN_KW = {"w": 0.001, "kw": 1.0, "mw": 1000.0, "": 1.0}
 
 
 class Malformed(ValueError):
-    """The message lacks what an event needs."""
+    """The event lacks what the portal needs to act on it."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    response: str  # optIn / optOut
+    reason: str
+    event_id: int | None = None
+    signal_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Called:
-    """What an OpenADR event asks for, read from the message."""
+    """What an OpenADR event asks of the portal."""
 
     event_id: str
     modification_number: int
@@ -66,91 +84,91 @@ class Called:
     randomize_minutes: int
     target_kw: float | None
     level: float | None
+    dispatches: bool  # False: only level 0 or price signals
+    priority: int  # the portal's priority (higher wins)
+    group_names: tuple[str, ...]
+    resource_ids: tuple[str, ...]
+    unhonoured_targets: tuple[str, ...]
 
     @property
     def cancelled(self) -> bool:
         return self.status == "cancelled"
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _minutes(value: Any) -> int:
-    if not isinstance(value, timedelta):
-        return 0
+def _minutes(value: timedelta) -> int:
     return max(0, math.ceil(value.total_seconds() / 60))
 
 
-def _first_payload(signal: dict) -> float | None:
-    intervals = signal.get("intervals")
-    if not isinstance(intervals, list) or not intervals:
-        return None
-    payload = _get(intervals[0], "signal_payload")
-    if isinstance(payload, bool) or not isinstance(payload, int | float):
-        return None
-    if not math.isfinite(payload):
-        return None
-    return float(payload)
+def setpoint_kw(value: float, *, units: str, scale: str) -> float:
+    """A setpoint in kW from its value, ``itemUnits`` and ``siScaleCode`` (50 W scale k is
+    50 kW)."""
+    unit_kw = _UNITS_IN_KW.get(units.lower(), _UNITS_IN_KW.get(units.lower().removeprefix("real")))
+    if unit_kw is None:
+        raise Malformed(f"LOAD_DISPATCH in {units!r} is not a power the portal can dispatch.")
+    if scale not in SI_SCALE:
+        raise Malformed(f"siScaleCode {scale!r} is not an OpenADR scale.")
+    return abs(value) * SI_SCALE[scale] * unit_kw
 
 
-def read_event(data: Any) -> Called:
-    """The event's terms; ``Malformed`` names what is missing or wrong."""
-    event_id = _get(data, "event_descriptor", "event_id")
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise Malformed("The event has no event id.")
-    modification = _get(data, "event_descriptor", "modification_number")
-    if isinstance(modification, bool) or not isinstance(modification, int) or modification < 0:
-        raise Malformed("The event has no valid modification number.")
-    starts_at = _get(data, "active_period", "dtstart")
-    if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
-        raise Malformed("The event has no start time with a time zone.")
-    duration = _minutes(_get(data, "active_period", "duration"))
-    if duration <= 0:
+def portal_priority(oadr_priority: int) -> int:
+    return 0 if oadr_priority <= 0 else 100 - min(oadr_priority, 99)
+
+
+def read_event(vtn_event: VtnEvent) -> Called:
+    """The event's terms for the portal; ``Malformed`` names what is wrong."""
+    duration = _minutes(vtn_event.duration)
+    if duration <= 0 and not vtn_event.cancelled:
         raise Malformed("The event has no duration.")
     target_kw = level = None
-    signals = _get(data, "event_signals")
-    for signal in signals if isinstance(signals, list) else []:
-        if not isinstance(signal, dict):
+    dispatches = not vtn_event.signals  # no signal at all: the event itself is the call
+    for signal in vtn_event.signals:
+        values = [i.value for i in signal.intervals]
+        if not values:
             continue
-        name = str(signal.get("signal_name", "")).upper()
-        value = _first_payload(signal)
-        if value is None:
-            continue
-        if name == "LOAD_DISPATCH" and target_kw is None:
-            unit = str(_get(signal, "measurement", "unit") or "kW").lower()
-            scale = _WATTS.get(unit, _WATTS.get(unit.removeprefix("real"), 1.0))
-            target_kw = abs(value) * scale
-        elif name == "SIMPLE" and level is None:
-            level = value
+        if signal.name == "LOAD_DISPATCH":
+            kw = max(setpoint_kw(v, units=signal.units, scale=signal.scale) for v in values)
+            target_kw = max(target_kw or 0.0, kw)
+            dispatches = dispatches or kw > 0
+        elif signal.name == "SIMPLE":
+            level = max(level or 0.0, max(values))
+            dispatches = dispatches or level > 0
+        elif signal.name not in PRICE_SIGNALS:
+            dispatches = True  # e.g. LOAD_CONTROL: a call to act, all available
+    targets = vtn_event.targets
+    unhonoured = [f"{kind} targets" for kind in targets.other_kinds]
+    if targets.party_ids:
+        unhonoured.append("partyID targets")
+    if targets.group_ids and targets.resource_ids:
+        unhonoured.append("groupID and resourceID targets together")
     return Called(
-        event_id=event_id.strip()[:100],
-        modification_number=modification,
-        market_context=str(_get(data, "event_descriptor", "market_context") or "")[:200],
-        status=str(_get(data, "event_descriptor", "event_status") or "")[:20].lower(),
-        test_event=bool(_get(data, "event_descriptor", "test_event")),
-        starts_at=starts_at,
+        event_id=vtn_event.event_id,
+        modification_number=vtn_event.modification_number,
+        market_context=vtn_event.market_context,
+        status=vtn_event.status,
+        test_event=vtn_event.test_event,
+        starts_at=vtn_event.starts_at,
         duration_minutes=duration,
-        randomize_minutes=_minutes(_get(data, "active_period", "tolerance", "startafter")),
-        target_kw=target_kw if target_kw else None,
+        randomize_minutes=_minutes(vtn_event.start_after),
+        target_kw=target_kw or None,
         level=level,
+        dispatches=dispatches,
+        priority=portal_priority(vtn_event.priority),
+        group_names=targets.group_ids,
+        resource_ids=targets.resource_ids,
+        unhonoured_targets=tuple(unhonoured),
     )
 
 
 def event_type_for(route: GridSignalRoute, called: Called) -> str:
-    if called.test_event:
-        return Event.Type.TEST
     if called.level is not None and called.level >= 3:
         return Event.Type.EMERGENCY
     return route.event_type or _TYPE_BY_KIND[route.program.kind]
 
 
-def receive_openadr_event(source_id: int, data: Any, *, now: datetime | None = None) -> str:
-    """Record and act on one OpenADR event for the source; ``optIn`` or ``optOut``."""
+def receive_openadr_event(
+    source_id: int, vtn_event: VtnEvent, *, now: datetime | None = None
+) -> Answer:
+    """Record and act on one modification of a VTN event for the source."""
     now = now or timezone.now()
     with scopes_disabled():
         utility_id = GridSignalSource.objects.values_list("utility_id", flat=True).get(pk=source_id)
@@ -160,41 +178,40 @@ def receive_openadr_event(source_id: int, data: Any, *, now: datetime | None = N
         source = source.get(pk=source_id)
         source.last_contact_at = now
         source.save(update_fields=["last_contact_at", "updated_at"])
-        try:
-            called = read_event(data)
-        except Malformed as exc:
-            # Nothing to key it on (or not a usable event): answered, not recorded twice.
-            _audit(source, None, OPT_OUT, f"Malformed event: {exc}")
-            return OPT_OUT
         seen = GridSignal.objects.filter(
             source=source,
-            vtn_event_id=called.event_id,
-            modification_number=called.modification_number,
+            vtn_event_id=vtn_event.event_id,
+            modification_number=vtn_event.modification_number,
         ).first()
         if seen is not None:
-            return seen.response
-        event, response, outcome = _act(source, called, now=now)
+            return Answer(seen.response, seen.outcome, seen.event_id, seen.pk)
+        try:
+            called = read_event(vtn_event)
+        except Malformed as exc:
+            called, (event, response, outcome) = None, (None, OPT_OUT, f"Not usable: {exc}")
+        else:
+            event, response, outcome = _act(source, called, now=now)
         signal = GridSignal.objects.create(
             utility_id=utility_id,
             source=source,
-            vtn_event_id=called.event_id,
-            modification_number=called.modification_number,
+            vtn_event_id=vtn_event.event_id,
+            modification_number=vtn_event.modification_number,
             received_at=now,
-            market_context=called.market_context,
-            vtn_status=called.status,
-            starts_at=called.starts_at,
-            duration_minutes=called.duration_minutes,
-            target_kw=called.target_kw,
-            test_event=called.test_event,
+            market_context=vtn_event.market_context,
+            vtn_status=vtn_event.status,
+            starts_at=vtn_event.starts_at,
+            duration_minutes=called.duration_minutes if called else None,
+            target_kw=called.target_kw if called else None,
+            test_event=vtn_event.test_event,
             response=response,
             outcome=outcome[:500],
             event=event,
         )
         _audit(source, signal, response, outcome)
-        return response
+        return Answer(response, outcome[:500], event.pk if event else None, signal.pk)
 
 
-def _audit(source: GridSignalSource, signal: GridSignal | None, response: str, outcome: str):
+def _audit(source: GridSignalSource, signal: GridSignal, response: str, outcome: str):
     record(
         action="grid_signal.received",
         utility=source.utility,
@@ -202,21 +219,20 @@ def _audit(source: GridSignalSource, signal: GridSignal | None, response: str, o
         to_state=response,
         comment=outcome[:500],
         changes={
-            "vtn_event_id": signal.vtn_event_id if signal else "",
-            "modification_number": signal.modification_number if signal else None,
-            "event": signal.event_id if signal else None,
+            "vtn_event_id": signal.vtn_event_id,
+            "modification_number": signal.modification_number,
+            "event": signal.event_id,
         },
     )
 
 
-def _previous(source: GridSignalSource, called: Called) -> GridSignal | None:
-    """The latest earlier modification of this VTN event the portal's event follows (one it
-    opted in to)."""
+def _previous(source: GridSignalSource, event_id: str, modification: int) -> GridSignal | None:
+    """The latest earlier modification of this VTN event the portal's event follows."""
     return (
         GridSignal.objects.filter(
             source=source,
-            vtn_event_id=called.event_id,
-            modification_number__lt=called.modification_number,
+            vtn_event_id=event_id,
+            modification_number__lt=modification,
             event__isnull=False,
             response=OPT_IN,
         )
@@ -226,20 +242,39 @@ def _previous(source: GridSignalSource, called: Called) -> GridSignal | None:
     )
 
 
+def withdraw(source: GridSignalSource, event: Event | None, *, now: datetime, why: str):
+    """Stop following a VTN event: cancel the portal's event, or end it now when it runs
+    (its vehicles are restored). (response, outcome)."""
+    if event is None or event.cancelled_at is not None:
+        return OPT_IN, f"{why}; nothing was scheduled."
+    status = event.status_at(now)
+    if status == Event.Status.COMPLETED:
+        return OPT_IN, f"{why}; event #{event.pk} had already ended."
+    try:
+        if status == Event.Status.ACTIVE:
+            event_services.end_early(event=event, actor=None, reason=f"{why}.", now=now)
+            return OPT_IN, f"{why}: event #{event.pk} ended now, vehicles restored."
+        event_services.cancel_event(event=event, actor=None, reason=f"{why}.", now=now)
+    except EventError as exc:
+        return OPT_OUT, f"Event #{event.pk} could not be stopped: {exc.message}"
+    return OPT_IN, f"{why}: event #{event.pk} cancelled."
+
+
 def _act(source: GridSignalSource, called: Called, *, now: datetime):
     """(event, response, outcome) for the message."""
-    previous = _previous(source, called)
+    previous = _previous(source, called.event_id, called.modification_number)
     current = previous.event if previous else None
     if called.cancelled:
-        if current is None or current.cancelled_at is not None:
-            return current, OPT_IN, "Cancelled by the grid operator; nothing was scheduled."
-        try:
-            event_services.cancel_event(
-                event=current, actor=None, reason=f"Cancelled by {source.name}.", now=now
-            )
-        except EventError as exc:
-            return current, OPT_OUT, f"Could not cancel event #{current.pk}: {exc.message}"
-        return current, OPT_IN, f"Cancelled event #{current.pk}."
+        response, outcome = withdraw(source, current, now=now, why=f"Cancelled by {source.name}")
+        return current, response, outcome
+    if called.test_event:
+        return None, OPT_IN, "Test event: answered and recorded, nothing actuated."
+    if called.unhonoured_targets:
+        return (
+            current,
+            OPT_OUT,
+            f"The portal cannot honour {', '.join(called.unhonoured_targets)}.",
+        )
     route = (
         GridSignalRoute.objects.filter(source=source, market_context=called.market_context)
         .select_related("program")
@@ -249,14 +284,40 @@ def _act(source: GridSignalSource, called: Called, *, now: datetime):
         return (
             current,
             OPT_OUT,
-            (f"No program is mapped to market context {called.market_context or '(none)'!r}."),
+            f"No program is mapped to market context {called.market_context or '(none)'!r}.",
         )
-    if current is not None and current.cancelled_at is None:
+    live = current is not None and current.cancelled_at is None
+    if not called.dispatches:
+        if live:
+            response, outcome = withdraw(
+                source, current, now=now, why=f"{source.name} no longer asks for a dispatch"
+            )
+            return current, response, outcome
+        return None, OPT_IN, "Level 0 or price signals only: followed, nothing dispatched."
+    if live:
         return _modify(source, route, previous, called, now=now)
     return _schedule(source, route, called, now=now)
 
 
-def _schedule(source, route, called: Called, *, now: datetime):
+def _targeting(called: Called) -> dict:
+    """The schedule_event targeting arguments for the event's groupID / resourceID targets;
+    ``Malformed`` names the ones the portal does not know."""
+    if called.group_names:
+        groups = dict(
+            DispatchGroup.objects.filter(name__in=called.group_names).values_list("name", "pk")
+        )
+        if unknown := sorted(set(called.group_names) - set(groups)):
+            raise Malformed(f"groupID {', '.join(unknown)} is not a dispatch group here.")
+        return {"targeting": Event.Targeting.GROUPS, "group_ids": list(groups.values())}
+    if called.resource_ids:
+        vehicles = selectors.vehicles_by_vin(list(called.resource_ids))
+        if unknown := sorted(set(called.resource_ids) - set(vehicles)):
+            raise Malformed(f"resourceID {', '.join(unknown[:10])} is not a vehicle here.")
+        return {"targeting": Event.Targeting.NAMED_VEHICLES, "vehicle_ids": list(vehicles.values())}
+    return {}
+
+
+def _schedule(source, route, called: Called, *, now: datetime, replaces: Event | None = None):
     starts_at, duration = called.starts_at, called.duration_minutes
     if starts_at <= now:
         # Called to start now (or already running at the operator): from the next minute, for
@@ -277,10 +338,15 @@ def _schedule(source, route, called: Called, *, now: datetime):
             notification_lead_minutes=notice,
             randomize_start_minutes=min(called.randomize_minutes, duration),
             target_kw=called.target_kw,
+            priority=called.priority,
             source=Event.Source.GRID_PROTOCOL,
             actor=None,
             now=now,
+            replaces=replaces,
+            **_targeting(called),
         )
+    except Malformed as exc:
+        return None, OPT_OUT, f"Not scheduled: {exc}"
     except EventError as exc:
         return None, OPT_OUT, f"Not scheduled: {exc.message}"
     target = f"{called.target_kw:g} kW" if called.target_kw else "all available"
@@ -296,6 +362,7 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
         and previous.target_kw == called.target_kw
         and current.program_id == route.program_id
         and current.event_type == event_type_for(route, called)
+        and current.priority == called.priority
     )
     longer_by = called.duration_minutes - (previous.duration_minutes or 0)
     if same_terms and longer_by == 0:
@@ -312,31 +379,27 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
         except EventError as exc:
             return current, OPT_OUT, f"Event #{current.pk} not extended: {exc.message}"
         return current, OPT_IN, f"Extended event #{current.pk} by {longer_by} min."
-    if current.status_at(now) not in (Event.Status.SCHEDULED, Event.Status.DRAFT):
-        return (
-            current,
-            OPT_OUT,
-            (
-                f"Event #{current.pk} has been notified or is running: only an extension or a "
-                "cancellation can change it now."
-            ),
-        )
-    # Not notified yet: the new terms replace the old event, or nothing changes.
-    return _schedule_replacing(source, route, current, called, now=now)
+    return _replace(source, route, current, called, now=now)
 
 
-def _schedule_replacing(source, route, current: Event, called: Called, *, now: datetime):
+def _replace(source, route, current: Event, called: Called, *, now: datetime):
+    """New terms for an event not over yet: the old event stops (cancelled, or ended now with
+    its vehicles restored when running) and a new one carries the new terms; when the new one
+    cannot be scheduled the old one is kept as it was."""
+    if current.status_at(now) == Event.Status.COMPLETED:
+        return current, OPT_OUT, f"Event #{current.pk} is over; it cannot change now."
     savepoint = transaction.savepoint()
-    try:
-        event_services.cancel_event(
-            event=current, actor=None, reason=f"Replaced at {source.name}'s request.", now=now
-        )
-    except EventError as exc:
+    response, outcome = withdraw(source, current, now=now, why=f"Changed by {source.name}")
+    if response == OPT_OUT:
         transaction.savepoint_rollback(savepoint)
-        return current, OPT_OUT, f"Event #{current.pk} not changed: {exc.message}"
-    event, response, outcome = _schedule(source, route, called, now=now)
+        return current, OPT_OUT, outcome
+    ends_at = called.starts_at + timedelta(minutes=called.duration_minutes)
+    if ends_at <= now + timedelta(minutes=1):
+        transaction.savepoint_commit(savepoint)  # shortened to an end already reached
+        return current, OPT_IN, f"Shortened by {source.name}: {outcome}"
+    event, response, scheduled = _schedule(source, route, called, now=now, replaces=current)
     if event is None:
         transaction.savepoint_rollback(savepoint)  # keep the old event as it was
-        return current, OPT_OUT, f"Event #{current.pk} kept as it was. {outcome}"
+        return current, OPT_OUT, f"Event #{current.pk} kept as it was. {scheduled}"
     transaction.savepoint_commit(savepoint)
-    return event, response, f"{outcome} It replaces event #{current.pk}."
+    return event, response, f"{scheduled} It replaces event #{current.pk}."

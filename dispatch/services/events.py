@@ -177,6 +177,18 @@ def evaluate(
     )
 
 
+# What a replacement keeps of the event it replaces (the rest is checked afresh).
+CARRIED_OVER = {"notice", "events_per_month", "events_per_season"}
+
+
+def _carried_over(result: RuleResult, replaced: Event, starts_at: datetime) -> RuleResult:
+    if result.ok or result.rule not in CARRIED_OVER:
+        return result
+    if result.rule == "notice" and starts_at < replaced.starts_at:
+        return result  # moved earlier: customers were told a later time
+    return RuleResult(result.rule, True, f"Carried over from event #{replaced.pk}.")
+
+
 @transaction.atomic
 def schedule_event(
     *,
@@ -196,10 +208,14 @@ def schedule_event(
     source: str = Event.Source.STAFF,
     actor: User | None = None,
     now: datetime | None = None,
+    replaces: Event | None = None,
 ) -> Event:
     """Commit an event if its targets are valid (``validate_targets``; ``TargetingError``
     otherwise) and every guardrail passes (``GuardrailsFailed`` otherwise). Without
-    ``targeting``, named vehicles if ``vehicle_ids`` are given, else the whole program."""
+    ``targeting``, named vehicles if ``vehicle_ids`` are given, else the whole program.
+    ``replaces``: the event (just cancelled or ended) whose new terms this is — a grid
+    operator's change of an event customers were already told about keeps its place in the
+    monthly and seasonal counts and, unless it moves earlier, its notice (``CARRIED_OVER``)."""
     now = now or timezone.now()
     vehicle_ids = list(vehicle_ids)
     if targeting is None:
@@ -222,6 +238,8 @@ def schedule_event(
         now=now,
         event_type=event_type,
     )
+    if replaces is not None:
+        results = [_carried_over(r, replaces, starts_at) for r in results]
     if guardrails.failures(results):
         raise GuardrailsFailed(results)
     event = Event(
@@ -261,6 +279,7 @@ def schedule_event(
             "starts_at": starts_at.isoformat(),
             "duration_minutes": duration_minutes,
             "targets": _targets_audit(targets),
+            **({"replaces": replaces.pk} if replaces is not None else {}),
         },
     )
     return event

@@ -160,3 +160,30 @@ def remove_route(*, route: GridSignalRoute, actor) -> None:
         changes={"market_context": route.market_context, "program": route.program.name},
     )
     route.delete()
+
+
+@transaction.atomic
+def register_again(*, source: GridSignalSource, actor) -> None:
+    """Ask the VEN to register with a VTN that cancelled (or refused) the registration; it does
+    so within its reload interval."""
+    locked = GridSignalSource.objects.select_for_update().get(pk=source.pk)
+    allowed = {
+        GridSignalSource.Registration.CANCELLED_BY_VTN,
+        GridSignalSource.Registration.REFUSED,
+    }
+    if locked.registration_state not in allowed:
+        raise SourceError(
+            f"The source is {locked.get_registration_state_display().lower()}; "
+            "there is nothing to register again."
+        )
+    before = locked.registration_state
+    locked.registration_state = GridSignalSource.Registration.UNREGISTERED
+    locked.save(update_fields=["registration_state", "updated_at"])
+    record(
+        action="grid_source.register_again",
+        utility=locked.utility,
+        obj=locked,
+        actor=actor,
+        from_state=before,
+        to_state=locked.registration_state,
+    )

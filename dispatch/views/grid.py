@@ -13,11 +13,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from dispatch.forms import GridSignalRouteForm, GridSignalSourceForm
+from dispatch.grid.oadr2b_events import in_force, portal_event_in_force
 from dispatch.grid.ven import ven_certificate_fingerprint
 from dispatch.models import GridSignal, GridSignalRoute, GridSignalSource, OpenADR3Link
 from dispatch.services import grid_sources
@@ -78,7 +80,17 @@ class GridSourceDetailView(UtilityViewMixin, DetailView):
             SIGNALS_PER_PAGE,
         ).get_page(self.request.GET.get("page"))
         can_dispatch = self.request.access.can(Cap.DISPATCH_EVENTS)
+        now = timezone.now()
         ctx.update(
+            in_force=[
+                (g, portal_event_in_force(g, now=now)) for g in in_force(self.object, now=now)
+            ],
+            can_register_again=can_dispatch
+            and self.object.registration_state
+            in (
+                GridSignalSource.Registration.CANCELLED_BY_VTN,
+                GridSignalSource.Registration.REFUSED,
+            ),
             routes=self.object.routes.select_related("program"),
             page_obj=page,
             paginator=page.paginator,
@@ -192,3 +204,20 @@ class GridRouteRemoveView(UtilityViewMixin, View):
         grid_sources.remove_route(route=route, actor=request.user)
         messages.success(request, f"{route.market_context} no longer calls a program.")
         return HttpResponseRedirect(_detail_url(request, route.source))
+
+
+class GridSourceRegisterAgainView(UtilityViewMixin, View):
+    """POST: the VEN registers again with a VTN that cancelled or refused the registration."""
+
+    required_capability = Cap.DISPATCH_EVENTS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        source = get_object_or_404(GridSignalSource.objects.all(), pk=kwargs["pk"])
+        try:
+            grid_sources.register_again(source=source, actor=request.user)
+        except SourceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "The VEN registers again within a minute.")
+        return HttpResponseRedirect(_detail_url(request, source))

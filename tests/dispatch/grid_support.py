@@ -1,5 +1,5 @@
-"""Helpers for the grid signal tests: sources, routes, and OpenADR events shaped as OpenLEADR
-hands them to a VEN's ``on_event`` handler."""
+"""Helpers for the grid signal tests: sources, routes, and OpenADR events as the VEN reads them
+(``dispatch.grid.oadr2b_xml.VtnEvent``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django_scopes import scopes_disabled
 
+from dispatch.grid.oadr2b_xml import Interval, Signal, Targets, VtnEvent
 from dispatch.models import GridSignalRoute, GridSignalSource
 
 
@@ -36,58 +37,35 @@ def oadr_event(
     status="far",
     target_kw: float | None = 120.0,
     unit="kW",
+    scale="none",
     level: float | None = None,
     test_event=False,
     start_after_minutes: int | None = None,
-) -> dict:
+    priority=0,
+    targets: Targets | None = None,
+) -> VtnEvent:
+    """One modification of a VTN event, as the VEN reads it from an ``oadrDistributeEvent``."""
+    span = timedelta(minutes=minutes)
     signals = []
     if target_kw is not None:
-        signals.append(
-            {
-                "signal_name": "LOAD_DISPATCH",
-                "signal_type": "setpoint",
-                "signal_id": f"{event_id}-dispatch",
-                "measurement": {"name": "realPower", "unit": unit, "scale": "none"},
-                "intervals": [
-                    {
-                        "dtstart": starts_at,
-                        "duration": timedelta(minutes=minutes),
-                        "signal_payload": target_kw,
-                    }
-                ],
-            }
-        )
+        interval = Interval(starts_at=starts_at, duration=span, value=target_kw)
+        signals.append(Signal("LOAD_DISPATCH", "setpoint", (interval,), unit, scale))
     if level is not None:
-        signals.append(
-            {
-                "signal_name": "simple",
-                "signal_type": "level",
-                "signal_id": f"{event_id}-simple",
-                "intervals": [
-                    {
-                        "dtstart": starts_at,
-                        "duration": timedelta(minutes=minutes),
-                        "signal_payload": level,
-                    }
-                ],
-            }
-        )
-    active_period = {"dtstart": starts_at, "duration": timedelta(minutes=minutes)}
-    if start_after_minutes is not None:
-        active_period["tolerance"] = {"startafter": timedelta(minutes=start_after_minutes)}
-    return {
-        "event_descriptor": {
-            "event_id": event_id,
-            "modification_number": modification,
-            "market_context": market_context,
-            "event_status": status,
-            "test_event": test_event,
-            "priority": 0,
-        },
-        "active_period": active_period,
-        "event_signals": signals,
-        "targets": [{"ven_id": "ven-1"}],
-    }
+        interval = Interval(starts_at=starts_at, duration=span, value=level)
+        signals.append(Signal("SIMPLE", "level", (interval,)))
+    return VtnEvent(
+        event_id=event_id,
+        modification_number=modification,
+        market_context=market_context,
+        status=status,
+        starts_at=starts_at,
+        duration=span,
+        test_event=test_event,
+        priority=priority,
+        start_after=timedelta(minutes=start_after_minutes or 0),
+        signals=tuple(signals),
+        targets=targets or Targets(ven_ids=("ven-1",)),
+    )
 
 
 class Loop:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from dispatch.services.grid_messages import record_message
 from tests.dispatch.console_support import event_this_month
 from tests.dispatch.events_support import make_event, open_program
 from tests.dispatch.grid_support import route, source
@@ -40,6 +41,29 @@ def _make_source(utility):
     return source(utility, name=f"{utility.name} VTN {next(_serial)}")
 
 
+def _make_message(utility):
+    src = _make_source(utility)
+    return record_message(
+        source=src,
+        direction="in",
+        message_type="oadrDistributeEvent",
+        body=f"<oadrPayload>{utility.slug}-message-marker</oadrPayload>",
+        summary=f"{utility.name} message",
+    )
+
+
+def _message_kwargs(message) -> dict:
+    return {"pk": message.source_id, "message_pk": message.pk}
+
+
+def _message_source_kwargs(message) -> dict:
+    return {"pk": message.source_id}
+
+
+def _message_marker(message) -> str:
+    return message.summary
+
+
 DISPATCH_CASES: dict[str, Case] = {
     "utility:event_list": Case(make=make_event, marker=_program_name),
     "utility:event_create": Case(make=make_event, marker=_program_name),
@@ -63,6 +87,16 @@ DISPATCH_CASES: dict[str, Case] = {
     "utility:grid_source_edit": Case(make=_make_source, kwargs=pk_kwargs, marker=_source_name),
     "utility:grid_route_add": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
     "utility:grid_route_remove": Case(make=_make_route, kwargs=_route_kwargs),
+    "utility:grid_source_register_again": Case(make=_make_source, kwargs=pk_kwargs, method="post"),
+    "utility:grid_message_list": Case(
+        make=_make_message, kwargs=_message_source_kwargs, marker=_message_marker
+    ),
+    "utility:grid_message_csv": Case(
+        make=_make_message, kwargs=_message_source_kwargs, marker=_message_marker
+    ),
+    "utility:grid_message_detail": Case(
+        make=_make_message, kwargs=_message_kwargs, marker=_message_marker
+    ),
 }
 
 # Routes outside any utility: the OpenADR 3 webhook names its source by an unguessable token

@@ -63,7 +63,7 @@ def test_an_operator_adds_a_source_and_maps_a_market_context(operator, utility_a
         (r,) = GridSignalRoute.objects.filter(source=src)
     assert (r.market_context, r.program_id, r.event_type) == ("oadr://caiso/peak", program.pk, "")
     page = operator.get(_url("source_detail", utility_a, src.pk)).content.decode()
-    assert "oadr://caiso/peak" in page and "Peak relief" in page and "Not registered yet" in page
+    assert "oadr://caiso/peak" in page and "Peak relief" in page and "Not registered" in page
     assert _audit("grid_source.route_added")
 
 

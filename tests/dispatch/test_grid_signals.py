@@ -51,7 +51,7 @@ def test_an_event_for_a_mapped_market_context_is_scheduled(src, program, utility
     starts = soon()
     answer = receive_openadr_event(src.pk, oadr_event(starts_at=starts, start_after_minutes=5))
 
-    assert answer == OPT_IN
+    assert answer.response == OPT_IN
     (event,) = events(utility_a)
     assert (event.program_id, event.event_type, event.source) == (
         program.pk,
@@ -73,8 +73,8 @@ def test_an_event_for_a_mapped_market_context_is_scheduled(src, program, utility
 
 def test_a_repeated_delivery_gets_the_same_answer_and_changes_nothing(src, program, utility_a):
     message = oadr_event(starts_at=soon())
-    assert receive_openadr_event(src.pk, message) == OPT_IN
-    assert receive_openadr_event(src.pk, message) == OPT_IN
+    assert receive_openadr_event(src.pk, message).response == OPT_IN
+    assert receive_openadr_event(src.pk, message).response == OPT_IN
     assert len(events(utility_a)) == 1 and len(signals(src)) == 1
 
 
@@ -92,7 +92,7 @@ def test_an_unmapped_market_context_is_refused(src, program, utility_a):
         src.pk, oadr_event(starts_at=soon(), market_context="oadr://iso/other")
     )
 
-    assert answer == OPT_OUT
+    assert answer.response == OPT_OUT
     assert events(utility_a) == []
     (signal,) = signals(src)
     assert signal.outcome == "No program is mapped to market context 'oadr://iso/other'."
@@ -108,7 +108,7 @@ def test_the_programs_guardrails_refuse_what_breaks_them(src, utility_a):
         src.pk, oadr_event(starts_at=soon(1), market_context="oadr://iso/evenings")
     )
 
-    assert answer == OPT_OUT
+    assert answer.response == OPT_OUT
     assert events(utility_a) == []
     (signal,) = signals(src)
     assert signal.outcome.startswith("Not scheduled: The event breaks the program's rules:")
@@ -126,38 +126,90 @@ def test_level_3_is_an_emergency_and_may_come_at_short_notice(src, utility_a):
         oadr_event(starts_at=soon(1), market_context="oadr://iso/evenings", level=3.0),
     )
 
-    assert answer == OPT_IN
+    assert answer.response == OPT_IN
     (event,) = events(utility_a)
     assert event.event_type == Event.Type.EMERGENCY
 
 
-def test_a_test_event_is_a_test_and_the_route_may_name_the_type(src, utility_a):
-    v2g = open_program(utility_a, name="V2G", status="open", kind="v2g")
-    route(src, v2g, market_context="oadr://iso/v2g")
+def test_a_test_event_is_answered_and_recorded_but_never_actuated(src, program, utility_a):
+    answer = receive_openadr_event(src.pk, oadr_event(starts_at=soon(), test_event=True))
+
+    assert answer.response == OPT_IN and answer.event_id is None
+    assert events(utility_a) == []
+    (signal,) = signals(src)
+    assert signal.test_event and signal.outcome.startswith("Test event")
+
+
+def test_the_route_may_name_the_type(src, utility_a):
     export = open_program(utility_a, name="Export", status="open", kind="v2h")
     route(src, export, market_context="oadr://iso/export", event_type=Event.Type.V2G_EXPORT)
 
     receive_openadr_event(
-        src.pk, oadr_event(starts_at=soon(), market_context="oadr://iso/v2g", test_event=True)
-    )
-    receive_openadr_event(
         src.pk, oadr_event(event_id="e2", starts_at=soon(5), market_context="oadr://iso/export")
     )
 
-    test, exported = events(utility_a)
-    assert (test.event_type, exported.event_type) == (Event.Type.TEST, Event.Type.V2G_EXPORT)
+    (exported,) = events(utility_a)
+    assert exported.event_type == Event.Type.V2G_EXPORT
+
+
+def test_the_si_scale_code_multiplies_the_setpoint(src, program, utility_a):
+    receive_openadr_event(src.pk, oadr_event(starts_at=soon(), target_kw=50, unit="W", scale="k"))
+
+    (event,) = events(utility_a)
+    assert event.target_kw == 50.0
+
+
+def test_level_0_and_price_signals_dispatch_nothing(src, program, utility_a):
+    answer = receive_openadr_event(src.pk, oadr_event(starts_at=soon(), target_kw=None, level=0))
+
+    assert answer.response == OPT_IN and events(utility_a) == []
+    assert "nothing dispatched" in signals(src)[0].outcome
+
+
+def test_the_lower_openadr_priority_number_wins_an_overlap(src, program, utility_a):
+    starts = soon()
+    low = receive_openadr_event(src.pk, oadr_event(event_id="low", starts_at=starts, priority=5))
+    high = receive_openadr_event(src.pk, oadr_event(event_id="high", starts_at=starts, priority=1))
+    again = receive_openadr_event(
+        src.pk, oadr_event(event_id="lower", starts_at=starts, priority=9)
+    )
+
+    assert (low.response, high.response, again.response) == (OPT_IN, OPT_IN, OPT_OUT)
+    assert "Overlaps" in again.reason
+
+
+def test_group_targets_go_to_the_dispatch_group_and_unknown_ones_are_refused(
+    src, program, utility_a
+):
+    from dispatch.grid.oadr2b_xml import Targets
+
+    answer = receive_openadr_event(
+        src.pk, oadr_event(starts_at=soon(), targets=Targets(group_ids=("feeder-12",)))
+    )
+    assert answer.response == OPT_OUT
+    assert answer.reason == "Not scheduled: groupID feeder-12 is not a dispatch group here."
+    answer = receive_openadr_event(
+        src.pk,
+        oadr_event(event_id="e2", starts_at=soon(), targets=Targets(other_kinds=("pnode",))),
+    )
+    assert answer.response == OPT_OUT and "pnode targets" in answer.reason
+    assert events(utility_a) == []
 
 
 def test_an_event_called_to_start_now_begins_at_the_next_minute(src, program, utility_a):
     started = timezone.now() - timedelta(minutes=10)
 
-    assert receive_openadr_event(src.pk, oadr_event(starts_at=started, minutes=60)) == OPT_IN
+    assert (
+        receive_openadr_event(src.pk, oadr_event(starts_at=started, minutes=60)).response == OPT_IN
+    )
 
     (event,) = events(utility_a)
     assert timezone.now() < event.starts_at <= timezone.now() + timedelta(minutes=1)
     assert event.ends_at <= started + timedelta(minutes=60)
     over = timezone.now() - timedelta(hours=2)
-    assert receive_openadr_event(src.pk, oadr_event(event_id="e2", starts_at=over)) == OPT_OUT
+    assert (
+        receive_openadr_event(src.pk, oadr_event(event_id="e2", starts_at=over)).response == OPT_OUT
+    )
 
 
 def test_a_cancellation_cancels_the_event(src, program, utility_a):
@@ -168,10 +220,10 @@ def test_a_cancellation_cancels_the_event(src, program, utility_a):
         src.pk, oadr_event(starts_at=starts, modification=1, status="cancelled")
     )
 
-    assert answer == OPT_IN
+    assert answer.response == OPT_IN
     (event,) = events(utility_a)
     assert event.cancelled_at is not None
-    assert signals(src)[-1].outcome == f"Cancelled event #{event.pk}."
+    assert signals(src)[-1].outcome == f"Cancelled by ISO VTN: event #{event.pk} cancelled."
 
 
 def test_a_longer_duration_extends_the_event(src, program, utility_a):
@@ -180,7 +232,7 @@ def test_a_longer_duration_extends_the_event(src, program, utility_a):
 
     answer = receive_openadr_event(src.pk, oadr_event(starts_at=starts, minutes=90, modification=1))
 
-    assert answer == OPT_IN
+    assert answer.response == OPT_IN
     (event,) = events(utility_a)
     assert (event.duration_minutes, event.extended_minutes) == (60, 30)
     assert event.modification_number == 1
@@ -196,18 +248,19 @@ def test_an_event_called_to_start_now_can_be_extended_while_it_runs(src, program
             starts_at=timezone.now() - timedelta(minutes=1),
             notify_at=timezone.now() - timedelta(minutes=2),
         )
-    # A change the portal refuses while it runs, then the extension the VTN asks for.
-    refused = receive_openadr_event(
+    # A new target while it runs: ended now and carried on at 50 kW; then an extension.
+    changed = receive_openadr_event(
         src.pk, oadr_event(starts_at=started, minutes=60, modification=1, target_kw=50)
     )
     answer = receive_openadr_event(
-        src.pk, oadr_event(starts_at=started, minutes=90, modification=2)
+        src.pk, oadr_event(starts_at=started, minutes=90, modification=2, target_kw=50)
     )
 
-    assert (refused, answer) == (OPT_OUT, OPT_IN)
-    (event,) = events(utility_a)
-    assert (event.duration_minutes, event.extended_minutes) == (planned, 30)
-    assert signals(src)[-1].outcome == f"Extended event #{event.pk} by 30 min."
+    assert (changed.response, answer.response) == (OPT_IN, OPT_IN), changed.reason
+    old, new = events(utility_a)
+    assert old.ended_early_at is not None and new.target_kw == 50.0
+    assert new.extended_minutes == 30 and new.duration_minutes <= planned
+    assert signals(src)[-1].outcome == f"Extended event #{new.pk} by 30 min."
 
 
 def test_other_changes_replace_an_event_not_notified_yet(src, program, utility_a):
@@ -218,7 +271,7 @@ def test_other_changes_replace_an_event_not_notified_yet(src, program, utility_a
         src.pk, oadr_event(starts_at=starts + timedelta(hours=1), modification=1, target_kw=80)
     )
 
-    assert answer == OPT_IN
+    assert answer.response == OPT_IN
     old, new = events(utility_a)
     assert old.cancelled_at is not None
     assert (new.starts_at, new.target_kw, new.cancelled_at) == (
@@ -240,13 +293,13 @@ def test_a_replacement_the_rules_refuse_keeps_the_old_event(src, utility_a):
         oadr_event(starts_at=soon(1), modification=1),  # now too short a notice
     )
 
-    assert answer == OPT_OUT
+    assert answer.response == OPT_OUT
     (event,) = events(utility_a)
     assert event.cancelled_at is None and event.starts_at == starts
     assert "kept as it was" in signals(src)[-1].outcome
 
 
-def test_a_running_event_can_only_be_extended_or_cancelled(src, program, utility_a):
+def test_a_notified_event_takes_a_new_target(src, program, utility_a):
     starts = soon()
     receive_openadr_event(src.pk, oadr_event(starts_at=starts))
     (event,) = events(utility_a)
@@ -257,53 +310,21 @@ def test_a_running_event_can_only_be_extended_or_cancelled(src, program, utility
         src.pk, oadr_event(starts_at=starts, modification=1, target_kw=50)
     )
 
-    assert answer == OPT_OUT
-    assert "only an extension or a cancellation" in signals(src)[-1].outcome
-    (event,) = events(utility_a)
-    assert event.target_kw == 120.0
+    assert answer.response == OPT_IN, answer.reason
+    old, new = events(utility_a)
+    assert old.cancelled_at is not None and new.target_kw == 50.0 and new.starts_at == starts
 
 
-@pytest.mark.parametrize(
-    "broken",
-    [
-        None,
-        "not an event",
-        {},
-        {"event_descriptor": {"event_id": "x", "modification_number": 0}},
-        {
-            "event_descriptor": {"event_id": "x", "modification_number": -1},
-            "active_period": {"dtstart": "tomorrow", "duration": "an hour"},
-        },
-        {
-            "event_descriptor": {"event_id": "x", "modification_number": 0},
-            "active_period": {"dtstart": soon().replace(tzinfo=None), "duration": timedelta(0)},
-        },
-        {
-            "event_descriptor": {"event_id": ["x"], "modification_number": True},
-            "active_period": {"dtstart": soon(), "duration": timedelta(hours=1)},
-        },
-    ],
-)
-def test_a_message_without_what_an_event_needs_is_refused(src, program, utility_a, broken):
-    assert receive_openadr_event(src.pk, broken) == OPT_OUT
-    assert events(utility_a) == [] and signals(src) == []
-    with scopes_disabled():
-        audit = AuditEvent.objects.get(action="grid_signal.received")
-    assert audit.comment.startswith("Malformed event:")
+def test_an_event_the_portal_cannot_use_is_refused_with_the_reason(src, program, utility_a):
+    answer = receive_openadr_event(
+        src.pk, oadr_event(starts_at=soon(), target_kw=5, unit="Wh", scale="k")
+    )
 
-
-def test_a_bad_signal_payload_is_ignored_not_fatal(src, program, utility_a):
-    message = oadr_event(starts_at=soon(), target_kw=None)
-    message["event_signals"] = [
-        {"signal_name": "LOAD_DISPATCH", "intervals": [{"signal_payload": "lots"}]},
-        {"signal_name": "LOAD_DISPATCH", "intervals": []},
-        "noise",
-        {"signal_name": "SIMPLE", "intervals": [{"signal_payload": float("nan")}]},
-    ]
-
-    assert receive_openadr_event(src.pk, message) == OPT_IN
-    (event,) = events(utility_a)
-    assert event.target_kw is None and event.event_type == Event.Type.V2H_HOME_SUPPLY
+    assert answer.response == OPT_OUT
+    assert (
+        answer.reason == "Not usable: LOAD_DISPATCH in 'Wh' is not a power the portal can dispatch."
+    )
+    assert events(utility_a) == []
 
 
 def test_a_source_acts_only_in_its_own_utility(src, program, utility_a, utility_b):
