@@ -243,3 +243,27 @@ def test_an_event_for_an_unmapped_program_is_refused_once(utility_a, program, vt
         "No program is mapped to the VTN's program 'frequency-response'.",
     )
     assert grid_events(utility_a) == []
+
+
+def test_an_unusable_event_does_not_stop_the_others(utility_a, program, vtn):
+    src, vtn_program = oa3.routed(utility_a, vtn, program)
+    # Valid per the document (intervalPeriod is optional) but without a start anywhere.
+    vtn.add_event(
+        vtn_program, intervals=[{"id": 0, "payloads": [{"type": "SIMPLE", "values": [1]}]}]
+    )
+    good = vtn.add_event(
+        vtn_program, **oa3.intervals(oa3.later(90, now=timezone.now()), "SIMPLE", [1])
+    )
+    oa3.Ven(src).poll()
+    (event,) = grid_events(utility_a)
+    assert [s[0] for s in signals(src)] == [good["id"]]
+    with scopes_disabled():
+        polled = dict(
+            GridMessage.objects.filter(source=src, message_type="event (polled)").values_list(
+                "vtn_event_id", "summary"
+            )
+        )
+    assert polled[good["id"]].startswith("optIn: Scheduled event")
+    assert [v for k, v in polled.items() if k != good["id"]] == [
+        "optOut: Malformed event: Interval 0 has no start, nor has the event."
+    ]

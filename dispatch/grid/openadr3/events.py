@@ -28,16 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from devices.models import Vehicle
-from dispatch import selectors
 from dispatch.grid.openadr3 import mapping
 from dispatch.grid.openadr3.mapping import Called3, Malformed
+from dispatch.grid.openadr3.terms import Terms, kw_at, terms_for, why_nothing
 from dispatch.models import (
-    DispatchGroup,
     Event,
     GridEvent,
     GridSignal,
@@ -47,17 +44,11 @@ from dispatch.models import (
 )
 from dispatch.services import events as event_services
 from dispatch.services.errors import EventError
-from enrollment.models import Program
 from portal.audit import record
 
 ACCEPTED, REFUSED = GridSignal.Response.OPT_IN, GridSignal.Response.OPT_OUT
 DELETED = "deleted"  # ``GridEvent.vtn_status`` of an event the VTN deleted
 MAX_NOTICE_MINUTES = 24 * 60
-_TYPE_BY_KIND = {
-    Program.Kind.V1G: Event.Type.LOAD_REDUCTION,
-    Program.Kind.V2H: Event.Type.V2H_HOME_SUPPLY,
-    Program.Kind.V2G: Event.Type.V2G_EXPORT,
-}
 
 
 @dataclass(frozen=True)
@@ -66,22 +57,6 @@ class Outcome:
     message: str
     event_id: int | None = None
     repeated: bool = False
-
-
-@dataclass(frozen=True)
-class Terms:
-    """What the portal would schedule for a version of a VTN event."""
-
-    event_type: str
-    starts_at: datetime
-    duration_minutes: int
-    target_kw: float | None
-    profile: list[dict]  # per interval: {"start", "minutes", "kw"} (kw None: all available)
-    priority: int
-    randomize_minutes: int
-    targeting: str
-    group_ids: tuple[int, ...] = ()
-    vehicle_ids: tuple[int, ...] = ()
 
 
 def version_of(data: dict, called: Called3) -> str:
@@ -104,7 +79,7 @@ def receive_event(source_id: int, data: Any, *, now: datetime | None = None) -> 
         try:
             called = mapping.read_event(data)
         except Malformed as exc:
-            _audit(source, None, REFUSED, f"Malformed event: {exc}")
+            # Nothing to key it on: not recorded (the message log keeps what came in).
             return Outcome(REFUSED, f"Malformed event: {exc}")
         version = version_of(data, called)
         seen = (
@@ -248,7 +223,7 @@ def _record(source, called: Called3, *, version, response, outcome, event, terms
     return signal
 
 
-def _audit(source, signal, response: str, outcome: str) -> None:
+def _audit(source, signal: GridSignal, response: str, outcome: str) -> None:
     record(
         action="grid_signal.received",
         utility=source.utility,
@@ -256,9 +231,9 @@ def _audit(source, signal, response: str, outcome: str) -> None:
         to_state=response,
         comment=outcome[:500],
         changes={
-            "vtn_event_id": signal.vtn_event_id if signal else "",
-            "modification_number": signal.modification_number if signal else None,
-            "event": signal.event_id if signal else None,
+            "vtn_event_id": signal.vtn_event_id,
+            "modification_number": signal.modification_number,
+            "event": signal.event_id,
         },
     )
 
@@ -288,34 +263,16 @@ def _act(source, link, called: Called3, program_name: str, *, now):
         why = f"No program is mapped to the VTN's program {program_name!r}."
         return current, REFUSED, why, None
     try:
-        terms = _terms(source, link, route, called, now=now)
+        terms = terms_for(source, link, route, called, now=now)
     except EventError as exc:
         return current, REFUSED, f"Targets refused: {exc.message}", None
     if terms is None:
         if current is not None:
             return (*_withdraw(source, current, now), None)
-        return None, REFUSED, _why_nothing(link, called), None
+        return None, REFUSED, why_nothing(link, called), None
     if current is None:
         return (*_schedule(source, route, terms, now=now), terms)
     return (*_modify(source, route, current, terms, now=now), terms)
-
-
-def _why_nothing(link, called: Called3) -> str:
-    if mapping.PRICE in called.payload_types and not link.dispatch_prices:
-        return "Price signal recorded for planning; the route does not dispatch prices."
-    if called.max_level == 0:
-        return "SIMPLE level 0 (normal operation): nothing to dispatch."
-    return "No payload the portal dispatches (IMPORT/EXPORT_CAPACITY_LIMIT, SIMPLE, PRICE)."
-
-
-def kw_at(profile: list[dict], moment: datetime) -> float | None:
-    """The kW of the profile's interval in force at ``moment`` (the first one before it
-    starts, the last one after it ends)."""
-    current = profile[0]
-    for interval in profile:
-        if datetime.fromisoformat(interval["start"]) <= moment:
-            current = interval
-    return current["kw"]
 
 
 def follow_intervals(source_id: int, *, now: datetime | None = None) -> list[int]:
@@ -351,94 +308,6 @@ def follow_intervals(source_id: int, *, now: datetime | None = None) -> list[int
                 continue  # changed meanwhile; the next poll looks again
             changed.append(event.pk)
     return changed
-
-
-def portal_priority(vtn_priority: int | None) -> int:
-    """OpenADR 3's priority (0 the highest, a lower number wins) as the portal's (a higher
-    number wins an overlap): 100 − priority; none given ranks as a staff event's default, 0."""
-    if vtn_priority is None:
-        return 0
-    return 100 - min(vtn_priority, 99)
-
-
-def fleet_charge_kw(program: Program) -> float:
-    """The program's worst-case charging: every dispatchable vehicle at its maximum rate."""
-    vehicles = selectors.targeted_vehicles(program=program, targeting=Event.Targeting.WHOLE_PROGRAM)
-    return float(vehicles.aggregate(kw=Sum("max_charge_kw"))["kw"] or 0.0)
-
-
-def _interval_kw(link, called: Called3, interval, *, charge_kw: float | None):
-    """(dispatch?, kW) for one interval: kW None means all available."""
-    if (kw := called.kw(interval, mapping.EXPORT_LIMIT)) is not None:
-        return True, kw
-    if (limit := called.kw(interval, mapping.IMPORT_LIMIT)) is not None:
-        return True, max(0.0, (charge_kw or 0.0) - limit)
-    level = interval.number(mapping.SIMPLE)
-    if level is not None:
-        return level > 0, None if level > 0 else 0.0
-    if interval.number(mapping.PRICE) is not None and link.dispatch_prices:
-        return True, None
-    return False, 0.0
-
-
-def _terms(source, link, route, called: Called3, *, now: datetime) -> Terms | None:
-    """The portal's terms for the event, None when it asks for no dispatch; ``EventError``
-    when its targets cannot be honoured."""
-    if why := mapping.refused_targets(called, ven_name=source.ven_name):
-        raise EventError(why)
-    charge_kw = (
-        fleet_charge_kw(route.program) if mapping.IMPORT_LIMIT in called.payload_types else None
-    )
-    profile, dispatching = [], False
-    for interval in called.intervals:
-        wanted, kw = _interval_kw(link, called, interval, charge_kw=charge_kw)
-        dispatching = dispatching or wanted
-        profile.append(
-            {"start": interval.starts_at.isoformat(), "minutes": interval.minutes,
-             "kw": round(kw, 3) if kw is not None else None}
-        )  # fmt: skip
-    if not dispatching:
-        return None
-    types = called.payload_types
-    if (called.max_level or 0) >= 3:
-        event_type = Event.Type.EMERGENCY
-    elif types & {mapping.IMPORT_LIMIT, mapping.EXPORT_LIMIT, mapping.SIMPLE}:
-        if mapping.IMPORT_LIMIT in types and mapping.EXPORT_LIMIT not in types:
-            event_type = route.event_type or Event.Type.LOAD_REDUCTION
-        else:
-            event_type = route.event_type or _TYPE_BY_KIND[route.program.kind]
-    else:
-        event_type = Event.Type.PRICE_SIGNAL
-    targeting, group_ids, vehicle_ids = _targets(called)
-    return Terms(
-        event_type=event_type,
-        starts_at=called.starts_at,
-        duration_minutes=called.duration_minutes,
-        # The interval in force (the first before the start); ``follow_intervals`` moves the
-        # event's target to each next interval's as it begins.
-        target_kw=kw_at(profile, now),
-        profile=profile,
-        priority=portal_priority(called.priority),
-        randomize_minutes=called.randomize_minutes,
-        targeting=targeting,
-        group_ids=group_ids,
-        vehicle_ids=vehicle_ids,
-    )
-
-
-def _targets(called: Called3) -> tuple[str, tuple[int, ...], tuple[int, ...]]:
-    if names := called.targets.get("GROUP"):
-        groups = dict(DispatchGroup.objects.filter(name__in=names).values_list("name", "pk"))
-        if missing := sorted(set(names) - set(groups)):
-            raise EventError(f"No dispatch group is named {', '.join(missing[:10])}.")
-        return Event.Targeting.GROUPS, tuple(sorted(groups.values())), ()
-    if vins := called.targets.get("RESOURCE_NAME"):
-        wanted = {v.strip().upper() for v in vins}
-        found = dict(Vehicle.objects.filter(vin__in=wanted).values_list("vin", "pk"))
-        if missing := sorted(wanted - set(found)):
-            raise EventError(f"No vehicle has the VIN {', '.join(missing[:10])}.")
-        return Event.Targeting.NAMED_VEHICLES, (), tuple(sorted(found.values()))
-    return Event.Targeting.WHOLE_PROGRAM, (), ()
 
 
 def _schedule(source, route, terms: Terms, *, now: datetime):

@@ -194,7 +194,13 @@ def _poll(config: SourceConfig, client: VtnClient, *, now: datetime) -> None:
         OpenADR3Link.objects.filter(source_id=config.pk).update(subscription_ids=subscriptions)
     listed = client.events()
     for item in listed:
-        events.receive_event(config.pk, item, now=now)
+        outcome = events.receive_event(config.pk, item, now=now)
+        if not outcome.repeated:  # what the poll's events came to, in the message log
+            grid_messages.record_message(
+                source=source, direction=Direction.IN, message_type="event (polled)",
+                body=_dump(item), summary=f"{outcome.response}: {outcome.message}",
+                vtn_event_id=str(item.get("id") or "")[:100],
+            )  # fmt: skip
     listed_ids = {item.get("id") for item in listed}
     with scope(utility=config.utility_id):
         followed = events.followed_event_ids(source)
@@ -253,7 +259,14 @@ def _post_reports(config, client: VtnClient, *, now: datetime) -> None:
                 program_id=version.vtn_program_id,
             )  # fmt: skip
             if report is not None:
-                client.create_report(report)
+                try:
+                    client.create_report(report)
+                except VtnError as refused:
+                    if refused.kind == VtnError.UNREACHABLE:
+                        raise  # the next poll sends it again
+                    # Refused or answered with garbage: logged with the exchange; sending the
+                    # same report again would be refused again.
+                    logger.warning("OpenADR 3 source %s: report refused: %s", config.pk, refused)
             OpenADR3EventVersion.objects.filter(pk=version.pk).update(reported_at=now)
 
 
