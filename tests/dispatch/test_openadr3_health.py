@@ -188,3 +188,27 @@ def test_the_source_form_keeps_the_client_secret_sealed(client, utility_a):
     assert (link.client_id, credentials.unseal(link.client_secret_sealed)) == (
         "ven-2", "hunter2-secret",
     )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_runner_loop_polls_until_stopped(utility_a, program, vtn):
+    import threading
+
+    from tests.worker import wait_for
+
+    src, vtn_program = oa3.routed(utility_a, vtn, program)
+    vtn.add_event(vtn_program, **oa3.intervals(oa3.later(90, now=timezone.now()), "SIMPLE", [2]))
+    stop = threading.Event()
+    loop = threading.Thread(target=Ven3Runner(poll_seconds=0.5).run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        wait_for(lambda: fresh(src).last_successful_poll_at is not None, timeout=20)
+        with scopes_disabled():
+            assert Event.objects.filter(source=Event.Source.GRID_PROTOCOL).count() == 1
+        polls = len([r for r in vtn.requests_seen if r[1] == "/events"])
+        wait_for(lambda: len([r for r in vtn.requests_seen if r[1] == "/events"]) > polls,
+                 timeout=20)  # fmt: skip
+    finally:
+        stop.set()
+        loop.join(10)
+    assert not loop.is_alive()
