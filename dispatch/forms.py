@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from devices.vin import InvalidVIN, normalize_vin
 from dispatch import selectors
 from dispatch.models import DispatchGroup, Event, GridSignalSource
+from dispatch.services import grid_sources
 from dispatch.services.errors import GroupError, TargetingError
 from dispatch.services.events import validate_targets
 from enrollment.models import Program
@@ -294,7 +295,7 @@ class GridSignalSourceForm(forms.Form):
     )
     active = forms.BooleanField(required=False, initial=True, help_text="Poll this VTN for events.")
     # OpenADR 3 only (shown when that protocol is chosen).
-    OPENADR3_FIELDS = ("token_url", "client_id", "client_secret", "dispatch_prices")
+    OPENADR3_FIELDS = grid_sources.OPENADR3_FIELDS
     token_url = forms.URLField(
         max_length=300,
         required=False,
