@@ -267,3 +267,35 @@ def test_an_unusable_event_does_not_stop_the_others(utility_a, program, vtn):
     assert [v for k, v in polled.items() if k != good["id"]] == [
         "optOut: Malformed event: Interval 0 has no start, nor has the event."
     ]
+
+
+def test_resource_names_are_vins_and_another_vens_event_is_refused(utility_a, program, vtn):
+    from tests.dispatch.fleet_support import build_fleet
+    from tests.portal.factories import AutomakerPartnerFactory
+
+    ids = build_fleet(utility=utility_a, partner=AutomakerPartnerFactory(), program=program,
+                      size=2, code="RSC")  # fmt: skip
+    with scopes_disabled():
+        vin = Vehicle.objects.get(pk=ids[1]).vin
+    src, vtn_program = oa3.routed(utility_a, vtn, program)
+    starts = oa3.later(120, now=timezone.now())
+    named = vtn.add_event(
+        vtn_program, targets=[{"type": "RESOURCE_NAME", "values": [vin.lower()]},
+                              {"type": "VEN_NAME", "values": [src.ven_name]}],
+        **oa3.intervals(starts, "SIMPLE", [1]),
+    )  # fmt: skip
+    elsewhere = vtn.add_event(
+        vtn_program, targets=[{"type": "VEN_NAME", "values": ["another-ven"]}],
+        **oa3.intervals(starts + timedelta(hours=3), "SIMPLE", [1]),
+    )  # fmt: skip
+    oa3.Ven(src).poll()
+    (event,) = grid_events(utility_a)
+    with scopes_disabled():
+        assert event.targeting == Event.Targeting.NAMED_VEHICLES
+        assert list(event.vehicles.values_list("pk", flat=True)) == [ids[1]]
+    outcomes = {s[0]: (s[2], s[3]) for s in signals(src)}
+    assert outcomes[named["id"]][0] == "optIn"
+    assert outcomes[elsewhere["id"]] == (
+        "optOut",
+        f"Targets refused: The event targets VENs another-ven, not this VEN ({src.ven_name}).",
+    )
