@@ -310,7 +310,7 @@ def follow_intervals(source_id: int, *, now: datetime | None = None) -> list[int
     return changed
 
 
-def _schedule(source, route, terms: Terms, *, now: datetime):
+def _schedule(source, route, terms: Terms, *, now: datetime, replaces: Event | None = None):
     starts_at, duration = terms.starts_at, terms.duration_minutes
     if starts_at <= now:
         # Already running at the VTN: from the next minute, for what is left of it.
@@ -338,6 +338,8 @@ def _schedule(source, route, terms: Terms, *, now: datetime):
             source=Event.Source.GRID_PROTOCOL,
             actor=None,
             now=now,
+            # A new version keeps the replaced event's notice and place in the monthly counts.
+            replaces=replaces,
         )
     except EventError as exc:
         return None, REFUSED, f"Not scheduled: {exc.message}"
@@ -372,7 +374,7 @@ def _modify(source, route, current: Event, terms: Terms, *, now: datetime):
     if response != ACCEPTED:
         transaction.savepoint_rollback(savepoint)
         return current, REFUSED, message
-    event, response, outcome = _schedule(source, route, terms, now=now)
+    event, response, outcome = _schedule(source, route, terms, now=now, replaces=current)
     if event is None:
         transaction.savepoint_rollback(savepoint)  # the old event stays as it was
         return current, REFUSED, f"Event #{current.pk} kept as it was. {outcome}"
