@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 
 from devices.vin import InvalidVIN, normalize_vin
 from dispatch import selectors
-from dispatch.models import DispatchGroup, Event
+from dispatch.models import DispatchGroup, Event, GridSignalSource
+from dispatch.services import grid_sources
 from dispatch.services.errors import GroupError, TargetingError
 from dispatch.services.events import validate_targets
 from enrollment.models import Program
@@ -270,12 +271,17 @@ FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){9}[0-9A-F]{2}")
 
 class GridSignalSourceForm(forms.Form):
     name = forms.CharField(max_length=120)
+    protocol = forms.ChoiceField(
+        choices=GridSignalSource.Protocol.choices,
+        initial=GridSignalSource.Protocol.OPENADR_20B,
+        required=False,  # left out: OpenADR 2.0b, as before the choice existed
+    )
     vtn_url = forms.URLField(
         max_length=300,
         label="VTN URL",
         assume_scheme="https",
-        help_text="The grid operator's OpenADR 2.0b VTN, e.g. "
-        "http://127.0.0.1:8080/OpenADR2/Simple/2.0b.",
+        help_text="OpenADR 2.0b: the VTN, e.g. http://127.0.0.1:8080/OpenADR2/Simple/2.0b. "
+        "OpenADR 3: the API's base URL, e.g. http://127.0.0.1:8081/openadr3/3.0.1.",
     )
     ven_name = forms.CharField(
         max_length=100, label="VEN name", help_text="The name this portal registers under."
@@ -288,6 +294,40 @@ class GridSignalSourceForm(forms.Form):
         "signed by that certificate; others are dropped.",
     )
     active = forms.BooleanField(required=False, initial=True, help_text="Poll this VTN for events.")
+    # OpenADR 3 only (shown when that protocol is chosen).
+    OPENADR3_FIELDS = grid_sources.OPENADR3_FIELDS
+    token_url = forms.URLField(
+        max_length=300,
+        required=False,
+        label="Token URL",
+        assume_scheme="https",
+        help_text="OAuth2 client credentials, e.g. http://127.0.0.1:8081/openadr3/3.0.1/auth/token.",
+    )
+    client_id = forms.CharField(max_length=200, required=False, label="Client id")
+    client_secret = forms.CharField(
+        max_length=4096,
+        required=False,
+        label="Client secret",
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again; leave empty to keep the current one.",
+    )
+    dispatch_prices = forms.BooleanField(
+        required=False,
+        label="Dispatch price-only events",
+        help_text="Off: PRICE payloads are recorded for planning and nothing is dispatched.",
+    )
+
+    def clean_protocol(self):
+        return self.cleaned_data["protocol"] or GridSignalSource.Protocol.OPENADR_20B
+
+    def clean(self):
+        data = super().clean()
+        if data.get("protocol") == GridSignalSource.Protocol.OPENADR_3:
+            for name, label in (("token_url", "the token URL"), ("client_id", "the client id")):
+                if not data.get(name):
+                    self.add_error(name, f"An OpenADR 3 source needs {label}.")
+        return data
 
     def clean_vtn_fingerprint(self):
         value = self.cleaned_data["vtn_fingerprint"].strip().upper().replace("-", ":")

@@ -389,6 +389,15 @@ OPENADR_VEN_KEY_PASSPHRASE = env_str("OPENADR_VEN_KEY_PASSPHRASE", "")
 OPENADR_CA_FILE = env_str("OPENADR_CA_FILE", "")
 # Seconds the VEN waits for a VTN's answer; after a timeout it asks for the whole event list.
 OPENADR_VEN_TIMEOUT_SECONDS = env_float("OPENADR_VEN_TIMEOUT_SECONDS", 10.0, minimum=1)
+# OpenADR 3 VEN (``manage.py run_ven3``): seconds between polls of each VTN, the most a failing
+# VTN is left alone (exponential backoff from the poll interval), the HTTP timeout, how long
+# after an event's end its report is sent (telemetry rollups arrive late), and the public base
+# URL of this portal the VTN calls back (empty: no subscriptions, polling only).
+OPENADR3_POLL_SECONDS = env_float("OPENADR3_POLL_SECONDS", 30.0, minimum=0.1)
+OPENADR3_MAX_BACKOFF_SECONDS = env_float("OPENADR3_MAX_BACKOFF_SECONDS", 600.0, minimum=1.0)
+OPENADR3_TIMEOUT_SECONDS = env_float("OPENADR3_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+OPENADR3_REPORT_DELAY_MINUTES = env_int("OPENADR3_REPORT_DELAY_MINUTES", 15, minimum=0)
+OPENADR3_CALLBACK_BASE_URL = env_str("OPENADR3_CALLBACK_BASE_URL", "")
 # "Measure now" measures events with up to this many dispatched vehicles during the request;
 # larger ones in the background (a worker), the report page following until it is done.
 DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(

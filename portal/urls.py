@@ -38,5 +38,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/", include("portal.api.urls")),
     path("o/", include("portal.api.oauth_urls")),
+    path("openadr3/", include("dispatch.grid.openadr3.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,4 +6,5 @@ services and guardrails as an operator's event); ``oadr2b_reports`` the telemetr
 ``oadr2b_session`` one source's register / poll / re-request loop; ``ven`` runs a session per
 source (``manage.py run_ven``). The sources and routes are changed through
 ``dispatch.services.grid_sources``, opt schedules through ``dispatch.services.grid_opts``,
-the message log and health written through ``dispatch.services.grid_messages``."""
+the message log and health written through ``dispatch.services.grid_messages``.
+``openadr3`` is the OpenADR 3 VEN (REST/JSON, ``manage.py run_ven3``)."""

@@ -1,6 +1,7 @@
 """Dispatch: demand-response events and dispatch groups (``events``), how events were planned
 and who took part (``participants``), and grid signals — sources, routes, received signals,
-VTN events and the protocol message log (``grid``)."""
+VTN events and the protocol message log (``grid``), and what only OpenADR 3 sources need
+(``openadr3``)."""
 
 from dispatch.models.events import DispatchGroup, Event
 from dispatch.models.grid import (
@@ -11,6 +12,7 @@ from dispatch.models.grid import (
     GridSignalRoute,
     GridSignalSource,
 )
+from dispatch.models.openadr3 import OpenADR3EventVersion, OpenADR3Link
 from dispatch.models.participants import EventParticipant, EventPlanRun
 
 __all__ = [
@@ -24,4 +26,6 @@ __all__ = [
     "GridSignal",
     "GridSignalRoute",
     "GridSignalSource",
+    "OpenADR3EventVersion",
+    "OpenADR3Link",
 ]

@@ -396,3 +396,25 @@ def extend(
         event, fields=["extended_minutes"], action="event.extended", from_state=status,
         actor=actor, now=now, comment=reason, changes={"extended_by_minutes": minutes},
     )  # fmt: skip
+
+
+@transaction.atomic
+def retarget(
+    *, event: Event, target_kw: float | None, actor: User | None, reason: str = "",
+    now: datetime | None = None,
+) -> Event:  # fmt: skip
+    """Change the kW a scheduled, notified or running event asks for (None: all available),
+    e.g. at the boundary of a grid operator's interval. The new modification number makes
+    ``activate_due_events`` plan the event again (the earlier revision's commands withdrawn)."""
+    now = now or timezone.now()
+    if target_kw is not None and target_kw < 0:
+        raise EventError("A target is a positive number of kW, or none for all available.")
+    event, status = _locked(
+        event, expected_modification=None, allowed=Event.EXTENDABLE, verb="retargeted", now=now
+    )
+    before = event.target_kw
+    event.target_kw = target_kw
+    return _save_action(
+        event, fields=["target_kw"], action="event.retargeted", from_state=status, actor=actor,
+        now=now, comment=reason, changes={"target_kw": [before, target_kw]},
+    )  # fmt: skip

@@ -6,6 +6,7 @@ DISPATCH_EVENTS; every change is audited (``grid_sources.save_source`` / ``add_r
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -26,7 +27,14 @@ from dispatch.forms import (
 )
 from dispatch.grid.oadr2b_events import in_force, portal_event_in_force
 from dispatch.grid.ven import ven_certificate_fingerprint
-from dispatch.models import GridEvent, GridOpt, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.models import (
+    GridEvent,
+    GridOpt,
+    GridSignal,
+    GridSignalRoute,
+    GridSignalSource,
+    OpenADR3Link,
+)
 from dispatch.services import grid_opts, grid_sources
 from dispatch.services.errors import SourceError
 from enrollment.models import Program
@@ -47,6 +55,14 @@ def _detail_again(request, source, kwargs, **context):
     view = GridSourceDetailView(request=request, kwargs=kwargs, object=source)
     view.object = source
     return view.render_to_response(view.get_context_data(**context))
+
+
+def openadr3_context(source: GridSignalSource) -> dict:
+    """An OpenADR 3 source's settings and the callback URL the VTN is given."""
+    link = OpenADR3Link.objects.filter(source=source).first()
+    base = settings.OPENADR3_CALLBACK_BASE_URL.rstrip("/")
+    url = base + reverse("openadr3_callback", args=[link.callback_token]) if link and base else ""
+    return {"openadr3": link, "openadr3_callback_url": url}
 
 
 def _programs():
@@ -106,6 +122,7 @@ class GridSourceDetailView(UtilityViewMixin, DetailView):
             signals=page.object_list,
             can_dispatch=can_dispatch,
             ven_fingerprint=ven_certificate_fingerprint(),
+            **openadr3_context(self.object),
             route_form=kwargs.get("route_form")
             or (GridSignalRouteForm(programs=_programs()) if can_dispatch else None),
         )
@@ -124,6 +141,7 @@ class GridSourceFormMixin(UtilityViewMixin):
                 utility=self.request.utility,
                 source=self.source,
                 actor=self.request.user,
+                openadr3={name: form.cleaned_data[name] for name in form.OPENADR3_FIELDS},
                 **{name: form.cleaned_data[name] for name in grid_sources.SOURCE_FIELDS},
             )
         except SourceError as exc:
@@ -150,7 +168,15 @@ class GridSourceEditView(GridSourceFormMixin, FormView):
         return get_object_or_404(GridSignalSource.objects.all(), pk=self.kwargs["pk"])
 
     def get_initial(self):
-        return {name: getattr(self.source, name) for name in grid_sources.SOURCE_FIELDS}
+        initial = {name: getattr(self.source, name) for name in grid_sources.SOURCE_FIELDS}
+        link = OpenADR3Link.objects.filter(source=self.source).first()
+        if link is not None:  # the client secret is never shown back
+            initial.update(
+                token_url=link.token_url,
+                client_id=link.client_id,
+                dispatch_prices=link.dispatch_prices,
+            )
+        return initial
 
 
 class GridRouteAddView(UtilityViewMixin, View):

@@ -21,7 +21,7 @@ from tests.billing.isolation_cases import BILLING_CASES
 from tests.billing.meter_isolation_cases import METER_CASES
 from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import DEVICES_CASES
-from tests.dispatch.isolation_cases import DISPATCH_CASES
+from tests.dispatch.isolation_cases import DISPATCH_CASES, DISPATCH_NOT_TENANT_DATA
 from tests.enrollment.isolation_cases import PROGRAM_API, PROGRAM_CASES
 from tests.incentives.isolation_cases import INCENTIVE_API, INCENTIVE_CASES
 from tests.interconnection.isolation_cases import INTERCONNECTION_CASES, INTERCONNECTION_ORG_ROUTES
@@ -118,6 +118,7 @@ NOT_TENANT_DATA: dict[str, str] = {
     "api:v1:opt-out-create": "partner API; a foreign vehicle is 404 "
     "(test_api_opt_outs::test_it_answers_404_for_a_vehicle_that_is_not_the_clients)",
     **IDENTITY_NOT_TENANT_DATA,
+    **DISPATCH_NOT_TENANT_DATA,
     **PROGRAM_API,
     **INCENTIVE_API,
     **INTERCONNECTION_ORG_ROUTES,

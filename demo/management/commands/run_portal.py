@@ -1,4 +1,4 @@
-"""``manage.py run_portal``: the web server, a Celery worker, Celery beat, the OpenADR VEN and (once the demo
+"""``manage.py run_portal``: the web server, a Celery worker, Celery beat, the OpenADR VENs (2.0b and 3) and (once the demo
 is seeded) the fleet simulator in one terminal.
 
 For a laptop or a demo. Each runs as a child process in its own process group, so Ctrl-C
@@ -118,6 +118,10 @@ class Command(BaseCommand):
         # The OpenADR VEN of the utilities' grid signal sources (idle while there are none);
         # started after the demo VTN, which it registers with.
         children.append(Child("ven", [python, manage_py, "run_ven"]))
+        # The OpenADR 3 VEN, a process of its own; the VTNs call this portal back at its address
+        # unless OPENADR3_CALLBACK_BASE_URL names another (the children inherit it).
+        os.environ.setdefault("OPENADR3_CALLBACK_BASE_URL", f"http://{host}:{port}")
+        children.append(Child("ven3", [python, manage_py, "run_ven3"]))
 
         stop = threading.Event()
         force = threading.Event()
