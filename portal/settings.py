@@ -372,6 +372,21 @@ OAUTH2_CLIENT_AUTH_FAILURES = {
     "window_seconds": env_int("OAUTH2_CLIENT_AUTH_FAILURE_WINDOW_SECONDS", 900, minimum=1),
 }
 
+# Customer authorizations (portal/customers/authorizations.py): how long a code the utility
+# issues to a customer stays good, and the key of its stored hash (changing it voids
+# unredeemed codes only). Failed customer lookups allowed per partner or installer and per
+# address in each window; the failure that spends a budget is audited and logged.
+CUSTOMER_AUTHORIZATION_VALID_DAYS = env_int("CUSTOMER_AUTHORIZATION_VALID_DAYS", 60, minimum=1)
+CUSTOMER_AUTHORIZATION_HASH_KEY = env_str(
+    "CUSTOMER_AUTHORIZATION_HASH_KEY",
+    hashlib.sha256(f"customer-authorization-hash-key:{SECRET_KEY}".encode()).hexdigest(),
+)
+CUSTOMER_LOOKUP_FAILURES = {
+    "per_party": env_int("CUSTOMER_LOOKUP_FAILURES_PER_PARTY", 5, minimum=1),
+    "per_address": env_int("CUSTOMER_LOOKUP_FAILURES_PER_ADDRESS", 20, minimum=1),
+    "window_seconds": env_int("CUSTOMER_LOOKUP_FAILURE_WINDOW_SECONDS", 3600, minimum=1),
+}
+
 # --- Telemetry and partner adapters ----------------------------------------------------------
 # Readings stamped further in the future than this are refused; older than the late window too.
 TELEMETRY_FUTURE_SKEW_SECONDS = env_int("TELEMETRY_FUTURE_SKEW_SECONDS", 300, minimum=0)

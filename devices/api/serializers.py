@@ -19,6 +19,7 @@ from devices.services.commands import ACKNOWLEDGED_STATUSES
 from devices.telemetry.ingest import MAX_READINGS_PER_BATCH
 from devices.telemetry.readings import CHARGING_STATES, RejectCode, parse_timestamp
 from devices.vin import InvalidVIN, normalize_vin
+from portal.api.customer_lookup import AUTHORIZATION_CODE_HELP
 
 # --- Fields ---------------------------------------------------------------------------------
 
@@ -98,8 +99,19 @@ class VehicleSerializer(serializers.ModelSerializer):
     capabilities = CapabilitiesField()
     account_number = AccountNumberField(
         required=False,
-        help_text="The customer's service account number in that utility, if known.",
+        help_text="The customer's service account number in that utility, if known. Linking "
+        "an account takes its zip_code and, the first time, the customer's authorization_code.",
     )
+    zip_code = serializers.RegexField(
+        r"^\d{5}$",
+        write_only=True,
+        required=False,
+        help_text="The premise ZIP code of account_number; required with it.",
+    )
+    authorization_code = serializers.CharField(
+        max_length=20, write_only=True, required=False, allow_blank=True, default="",
+        help_text=AUTHORIZATION_CODE_HELP,
+    )  # fmt: skip
 
     class Meta:
         model = Vehicle
@@ -115,6 +127,8 @@ class VehicleSerializer(serializers.ModelSerializer):
             "max_discharge_kw",
             "firmware_version",
             "account_number",
+            "zip_code",
+            "authorization_code",
             "status",
             "created_at",
             "updated_at",
@@ -123,6 +137,16 @@ class VehicleSerializer(serializers.ModelSerializer):
         validators: list = []  # uniqueness is the service's, with its own error codes
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        number = attrs.get("account_number")
+        linked = self.instance.service_account if self.instance is not None else None
+        if (
+            number
+            and not attrs.get("zip_code")
+            and not (linked and linked.account_number == number)
+        ):
+            raise serializers.ValidationError(
+                {"zip_code": "Required to link an account."}, code="required"
+            )
         modes = attrs.get("capabilities")
         if modes is None and self.instance is not None:
             modes = self.instance.modes
