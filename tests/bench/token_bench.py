@@ -96,22 +96,25 @@ def token_rows(*, utility_slug: str):
         client_secret=make_password(legacy.client_secret, hasher="pbkdf2_sha256")
     )
     legacy_wrong = [
-        _cpu_ms(lambda: _post(client, legacy.client_id, "wrong", _address()))[0]
-        for _ in range(2)
+        _cpu_ms(lambda: _post(client, legacy.client_id, "wrong", _address()))[0] for _ in range(2)
     ]
 
     target = _issue(utility_slug)
     address = _address()
 
     def one_wrong(_):
-        return Client(raise_request_exception=False).post(
-            "/o/token/",
-            {"grant_type": "client_credentials"},
-            HTTP_AUTHORIZATION="Basic "
-            + base64.b64encode(f"{target.client_id}:wrong".encode()).decode(),
-            REMOTE_ADDR=address,
-            secure=True,
-        ).status_code
+        return (
+            Client(raise_request_exception=False)
+            .post(
+                "/o/token/",
+                {"grant_type": "client_credentials"},
+                HTTP_AUTHORIZATION="Basic "
+                + base64.b64encode(f"{target.client_id}:wrong".encode()).decode(),
+                REMOTE_ADDR=address,
+                secure=True,
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel_cost, statuses = _cpu_ms(lambda: Counter(pool.map(one_wrong, range(PARALLEL))))
