@@ -169,9 +169,6 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
                 ERROR_REF,
                 description="validation_failed, account_not_verified, invalid_consent.",
             ),
-            429: OpenApiResponse(
-                ERROR_REF, description="rate_limited: too many failed customer lookups."
-            ),
             404: OpenApiResponse(
                 ERROR_REF,
                 description="not_found (utility), unknown_program, unknown_vehicle.",
