@@ -428,6 +428,10 @@ ACCOUNT_RULES = frozenset(
     {Rule.RATE_CLASS, Rule.SMART_METER, Rule.MEDICAL_NEED, Rule.INCOME_QUALIFIED}
 )
 PARTNER_ACCOUNT_RULE = "account"
+PARTNER_RULE_CHOICES = [
+    *((rule, label) for rule, label in RULE_CHOICES if rule not in ACCOUNT_RULES),
+    (PARTNER_ACCOUNT_RULE, "Account requirements"),
+]
 _ACCOUNT_PASSED = "The account meets the program's account requirements."
 _ACCOUNT_FAILED = (
     "The account does not meet the program's account requirements; the customer can ask the "

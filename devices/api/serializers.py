@@ -8,6 +8,7 @@ reading is answered with its index), so their serializers here only document the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -351,9 +352,39 @@ class OptOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_TIME_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$", re.IGNORECASE)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+        "example": "07:30",
+        "description": "Local wall-clock time at the premise, HH:MM[:SS], without an offset.",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time at the premise. An offset (``07:30+02:00``) is refused, never
+    silently dropped: the time means the premise's local time whatever its offset that day."""
+
+    def to_internal_value(self, value):
+        # Django's time parser drops an offset without a word; look for one first.
+        if isinstance(value, str) and _TIME_OFFSET.search(value.strip()):
+            raise serializers.ValidationError(
+                "Give the local time at the premise without an offset, e.g. 07:30.",
+                code="offset_not_allowed",
+            )
+        return super().to_internal_value(value)
+
+
 class PreferenceSerializer(serializers.ModelSerializer):
     """What the driver set in the automaker's app. A reserve is a SoC percentage or miles
     (with the vehicle's miles per kWh); the departure time is local to the premise."""
+
+    departure_time = LocalTimeField(required=False, allow_null=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until preferences are first set."
+    )
 
     class Meta:
         model = CustomerPreference
