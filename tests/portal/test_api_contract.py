@@ -3,7 +3,7 @@
 Schemathesis reads ``/api/schema/`` from the WSGI app and sends generated requests to every
 operation, with a real partner client's token (every scope) and real objects to find (half
 the generated cases name them in their path): a registered vehicle, a program with terms,
-an enrollment. Each answer must be
+an enrollment. Requests are valid and invalid alike. Each answer must be
 no server error, a documented status code and content type, and a body that matches the
 documented schema. Bounded (a fixed number of examples per operation, derandomized, no
 shrinking) so the whole run takes a minute or two on two cores; `make test` runs it.
@@ -18,6 +18,7 @@ from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -81,9 +82,10 @@ def test_the_api_answers_as_its_schema_says(partner_world, wsgi_app):
                     case.path_parameters[name] = ids[name]
             return case
 
-        generated = operation.as_strategy()
+        valid = operation.as_strategy(GenerationMode.POSITIVE)
+        invalid = operation.as_strategy(GenerationMode.NEGATIVE)
 
-        @given(case=st.one_of(generated, generated.map(aimed)))
+        @given(case=st.one_of(valid, valid.map(aimed), invalid, invalid.map(aimed)))
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,
             derandomize=True,
