@@ -136,7 +136,7 @@ def test_a_partner_cannot_relink_its_vehicle_to_any_account(
 def test_repeated_failed_links_are_rate_limited(
     kestrel_api, vehicle, utility_a, settings, assert_api_error
 ):
-    settings.CUSTOMER_LOOKUP_FAILURES = {"per_party": 2, "per_address": 50, "window_seconds": 60}
+    settings.CUSTOMER_LOOKUP_FAILURES = {"per_party": 2, "per_address": 50, "window_seconds": 86400}
     for number in ("4400000001", "4400000002"):
         kestrel_api.patch(
             "/api/v1/vehicles/by-id/veh-1",

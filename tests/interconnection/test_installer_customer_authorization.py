@@ -68,7 +68,7 @@ def test_a_company_with_an_application_for_the_account_needs_no_new_code(client,
 
 
 def test_repeated_failures_are_refused_for_a_while(client, site, settings):
-    settings.CUSTOMER_LOOKUP_FAILURES = {"per_party": 2, "per_address": 50, "window_seconds": 60}
+    settings.CUSTOMER_LOOKUP_FAILURES = {"per_party": 2, "per_address": 50, "window_seconds": 86400}
     client.force_login(site.installer_user)
     for _ in range(2):
         assert new_application(client, site, authorization_code="WRONG-WRONG").status_code == 200
