@@ -18,7 +18,11 @@ GRANT = {"grant_type": "client_credentials"}
 
 @pytest.fixture
 def budgets(settings):
-    settings.OAUTH2_CLIENT_AUTH_FAILURES = {"per_client": 3, "per_address": 5, "window_seconds": 86400}
+    settings.OAUTH2_CLIENT_AUTH_FAILURES = {
+        "per_client": 3,
+        "per_address": 5,
+        "window_seconds": 86400,
+    }
 
 
 def wrong(oauth_post, client_id, path="/o/token/"):
