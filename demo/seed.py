@@ -44,6 +44,7 @@ from portal.models import (
 class SeedReport:
     customers_created: int = 0
     logins: list[LoginRow] = field(default_factory=list)
+    authorization_codes: list = field(default_factory=list)  # demo.authorizations.DemoCode
 
 
 def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> SeedReport:
@@ -68,12 +69,14 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
             utility=utilities[spec.slug], spec=spec, count=customers_per_utility
         )
     _seed_fleet(utilities=utilities)
+    from demo.authorizations import ensure_demo_codes
     from demo.events import ensure_demo_events
     from demo.incentives import ensure_demo_incentives
     from demo.interconnection import ensure_demo_interconnection
     from demo.programs import ensure_demo_programs
 
     for spec in UTILITIES:
+        report.authorization_codes += ensure_demo_codes(utility=utilities[spec.slug])
         ensure_demo_programs(utility=utilities[spec.slug])
         ensure_demo_interconnection(utility=utilities[spec.slug])
         ensure_demo_incentives(utility=utilities[spec.slug])

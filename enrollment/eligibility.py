@@ -418,3 +418,53 @@ def candidate_for(enrollment: Enrollment) -> Candidate:
         vehicle=enrollment.vehicle,
         enrollment_id=enrollment.pk,
     )
+
+
+# --- What a partner may learn ---------------------------------------------------------------
+
+# Rules that read the customer's account: its rate class, meter, medical need and income tier
+# are the utility's, not the automaker's, to know. A partner sees them as one "account" rule.
+ACCOUNT_RULES = frozenset(
+    {Rule.RATE_CLASS, Rule.SMART_METER, Rule.MEDICAL_NEED, Rule.INCOME_QUALIFIED}
+)
+PARTNER_ACCOUNT_RULE = "account"
+PARTNER_RULE_CHOICES = [
+    *((rule, label) for rule, label in RULE_CHOICES if rule not in ACCOUNT_RULES),
+    (PARTNER_ACCOUNT_RULE, "Account requirements"),
+]
+_ACCOUNT_PASSED = "The account meets the program's account requirements."
+_ACCOUNT_FAILED = (
+    "The account does not meet the program's account requirements; the customer can ask the "
+    "utility why."
+)
+
+
+def results_for_partner(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An evaluation as a partner sees it: the account rules folded into one outcome."""
+    shown = [dict(r) for r in results if r["rule"] not in ACCOUNT_RULES]
+    account = [r for r in results if r["rule"] in ACCOUNT_RULES]
+    if account:
+        passed = all(r["passed"] for r in account)
+        shown.append(
+            {
+                "rule": PARTNER_ACCOUNT_RULE,
+                "passed": passed,
+                "detail": _ACCOUNT_PASSED if passed else _ACCOUNT_FAILED,
+            }
+        )
+    return shown
+
+
+def failed_rules_for_partner(failed_rules: Iterable[str]) -> list[str]:
+    names = [PARTNER_ACCOUNT_RULE if rule in ACCOUNT_RULES else rule for rule in failed_rules]
+    return list(dict.fromkeys(names))
+
+
+def status_reason_for_partner(reason: str) -> str:
+    """An evaluation's "Failed: rate_class, territory" with the account rules folded; a
+    reason staff wrote for the partner is passed on as written."""
+    prefix = "Failed: "
+    if not reason.startswith(prefix):
+        return reason
+    rules = [name.strip() for name in reason.removeprefix(prefix).split(",") if name.strip()]
+    return prefix + ", ".join(failed_rules_for_partner(rules))

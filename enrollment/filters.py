@@ -3,12 +3,21 @@ the status and failed-rule filters; choices come from the current utility's scop
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from devices.models import Vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from enrollment import selectors
-from enrollment.eligibility import RULE_CHOICES
+from enrollment.eligibility import (
+    ACCOUNT_RULES,
+    PARTNER_ACCOUNT_RULE,
+    PARTNER_RULE_CHOICES,
+    RULE_CHOICES,
+)
 from enrollment.models import Enrollment, Program
 from portal.customers.models import ServiceAccount
 
@@ -61,12 +70,32 @@ class EnrollmentFilter(BaseEnrollmentFilter):
         return queryset.filter(vehicle_id__in=Vehicle.objects.filter(vin=vin).values("pk"))
 
 
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time with any offset, compared in UTC: PostgreSQL refuses offsets past
+    ±15:59 that Python parses (``+17:24``), and an unrepresentable time is a 400."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise ValidationError(
+                    {self.field_name: "The time is out of range."}, code="invalid"
+                ) from None
+        return super().filter(qs, value)
+
+
 class EnrollmentAPIFilter(BaseEnrollmentFilter):
     """Query parameters of ``GET /api/v1/enrollments``."""
 
     utility = django_filters.CharFilter(field_name="utility__slug", help_text="Utility slug.")
     program = django_filters.CharFilter(field_name="program__slug", help_text="Program slug.")
-    changed_since = django_filters.IsoDateTimeFilter(
+    # A partner filters on the rules it may see (eligibility.results_for_partner): the account
+    # rules only as one "account" rule, or the filter would reveal them one by one.
+    failed_rule = django_filters.ChoiceFilter(
+        choices=PARTNER_RULE_CHOICES, method="by_partner_failed_rule", empty_label="Any"
+    )
+    changed_since = UTCDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text=(
@@ -74,3 +103,11 @@ class EnrollmentAPIFilter(BaseEnrollmentFilter):
             "change first. Poll with the largest updated_at you have seen."
         ),
     )
+
+    def by_partner_failed_rule(self, queryset, name, value):
+        if value != PARTNER_ACCOUNT_RULE:
+            return self.by_failed_rule(queryset, name, value)
+        failed_account_rule = Q()
+        for rule in ACCOUNT_RULES:
+            failed_account_rule |= Q(failed_rules__contains=[rule])
+        return queryset.filter(failed_account_rule)

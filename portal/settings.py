@@ -11,6 +11,7 @@ looks for.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import dj_database_url
@@ -155,6 +156,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# People's passwords use Django's default (the first). The last is for partner client secrets
+# only (``OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]``, portal/api/client_secrets.py): high-entropy
+# secrets need a keyed hash, not a slow one.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "portal.api.client_secrets.ClientSecretHasher",
+]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 ACCOUNT_ADAPTER = "portal.identity.adapter.PortalAccountAdapter"
@@ -279,7 +291,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.PartnerClientThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"partner": env_str("API_THROTTLE_RATE", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "partner": env_str("API_THROTTLE_RATE", "6000/min"),
+        # Requests without a valid access token, per address, before anything else is done.
+        "anonymous": env_str("API_ANONYMOUS_THROTTLE_RATE", "60/min"),
+    },
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -333,6 +349,9 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     # Limits each client to the scopes it is allowed.
     "OAUTH2_VALIDATOR_CLASS": "portal.api.oauth_validator.PartnerOAuth2Validator",
+    # A keyed hash for client secrets (portal/api/client_secrets.py); older hashes are upgraded
+    # on the client's next successful token request.
+    "CLIENT_SECRET_HASHER": "hmac_sha256_client",
     # RFC 9700 (OAuth security BCP) throughout. Partners use client credentials only; the
     # browser-based grants are not routed at all, and refused here should that change.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # only token hashes at rest
@@ -343,6 +362,35 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+
+# The key of the client-secret hash. Changing it invalidates every stored client secret (issue
+# new ones); by default it is derived from SECRET_KEY, so set it on its own before rotating that.
+CLIENT_SECRET_HASH_KEY = env_str(
+    "CLIENT_SECRET_HASH_KEY",
+    hashlib.sha256(f"client-secret-hash-key:{SECRET_KEY}".encode()).hexdigest(),
+)
+# Failed client authentications at /o/token/ and /o/revoke_token/ allowed per client id and per
+# address in each window; beyond them the endpoint answers 429 until the window ends.
+OAUTH2_CLIENT_AUTH_FAILURES = {
+    "per_client": env_int("OAUTH2_CLIENT_AUTH_FAILURES_PER_CLIENT", 10, minimum=1),
+    "per_address": env_int("OAUTH2_CLIENT_AUTH_FAILURES_PER_ADDRESS", 30, minimum=1),
+    "window_seconds": env_int("OAUTH2_CLIENT_AUTH_FAILURE_WINDOW_SECONDS", 900, minimum=1),
+}
+
+# Customer authorizations (portal/customers/authorizations.py): how long a code the utility
+# issues to a customer stays good, and the key of its stored hash (changing it voids
+# unredeemed codes only). Failed customer lookups allowed per partner or installer and per
+# address in each window; the failure that spends a budget is audited and logged.
+CUSTOMER_AUTHORIZATION_VALID_DAYS = env_int("CUSTOMER_AUTHORIZATION_VALID_DAYS", 60, minimum=1)
+CUSTOMER_AUTHORIZATION_HASH_KEY = env_str(
+    "CUSTOMER_AUTHORIZATION_HASH_KEY",
+    hashlib.sha256(f"customer-authorization-hash-key:{SECRET_KEY}".encode()).hexdigest(),
+)
+CUSTOMER_LOOKUP_FAILURES = {
+    "per_party": env_int("CUSTOMER_LOOKUP_FAILURES_PER_PARTY", 5, minimum=1),
+    "per_address": env_int("CUSTOMER_LOOKUP_FAILURES_PER_ADDRESS", 20, minimum=1),
+    "window_seconds": env_int("CUSTOMER_LOOKUP_FAILURE_WINDOW_SECONDS", 3600, minimum=1),
 }
 
 # --- Telemetry and partner adapters ----------------------------------------------------------

@@ -46,9 +46,25 @@ def _audit_guard_lifted_only_for_the_flush(request):
         _audit_flush_guard(enable=False)
 
 
+# A fast hasher for people's passwords; the client-secret hasher stays (it is fast already).
+FAST_PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "portal.api.client_secrets.ClientSecretHasher",
+]
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and failure budgets count in the cache: each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 @pytest.fixture

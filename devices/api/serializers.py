@@ -8,6 +8,7 @@ reading is answered with its index), so their serializers here only document the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +20,7 @@ from devices.services.commands import ACKNOWLEDGED_STATUSES
 from devices.telemetry.ingest import MAX_READINGS_PER_BATCH
 from devices.telemetry.readings import CHARGING_STATES, RejectCode, parse_timestamp
 from devices.vin import InvalidVIN, normalize_vin
+from portal.api.customer_lookup import AUTHORIZATION_CODE_HELP
 
 # --- Fields ---------------------------------------------------------------------------------
 
@@ -98,8 +100,19 @@ class VehicleSerializer(serializers.ModelSerializer):
     capabilities = CapabilitiesField()
     account_number = AccountNumberField(
         required=False,
-        help_text="The customer's service account number in that utility, if known.",
+        help_text="The customer's service account number in that utility, if known. Linking "
+        "an account takes its zip_code and, the first time, the customer's authorization_code.",
     )
+    zip_code = serializers.RegexField(
+        r"^\d{5}$",
+        write_only=True,
+        required=False,
+        help_text="The premise ZIP code of account_number; required with it.",
+    )
+    authorization_code = serializers.CharField(
+        max_length=20, write_only=True, required=False, allow_blank=True, default="",
+        help_text=AUTHORIZATION_CODE_HELP,
+    )  # fmt: skip
 
     class Meta:
         model = Vehicle
@@ -115,6 +128,8 @@ class VehicleSerializer(serializers.ModelSerializer):
             "max_discharge_kw",
             "firmware_version",
             "account_number",
+            "zip_code",
+            "authorization_code",
             "status",
             "created_at",
             "updated_at",
@@ -123,6 +138,16 @@ class VehicleSerializer(serializers.ModelSerializer):
         validators: list = []  # uniqueness is the service's, with its own error codes
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        number = attrs.get("account_number")
+        linked = self.instance.service_account if self.instance is not None else None
+        if (
+            number
+            and not attrs.get("zip_code")
+            and not (linked and linked.account_number == number)
+        ):
+            raise serializers.ValidationError(
+                {"zip_code": "Required to link an account."}, code="required"
+            )
         modes = attrs.get("capabilities")
         if modes is None and self.instance is not None:
             modes = self.instance.modes
@@ -327,9 +352,39 @@ class OptOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_TIME_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$", re.IGNORECASE)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+        "example": "07:30",
+        "description": "Local wall-clock time at the premise, HH:MM[:SS], without an offset.",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time at the premise. An offset (``07:30+02:00``) is refused, never
+    silently dropped: the time means the premise's local time whatever its offset that day."""
+
+    def to_internal_value(self, value):
+        # Django's time parser drops an offset without a word; look for one first.
+        if isinstance(value, str) and _TIME_OFFSET.search(value.strip()):
+            raise serializers.ValidationError(
+                "Give the local time at the premise without an offset, e.g. 07:30.",
+                code="offset_not_allowed",
+            )
+        return super().to_internal_value(value)
+
+
 class PreferenceSerializer(serializers.ModelSerializer):
     """What the driver set in the automaker's app. A reserve is a SoC percentage or miles
     (with the vehicle's miles per kWh); the departure time is local to the premise."""
+
+    departure_time = LocalTimeField(required=False, allow_null=True)
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until preferences are first set."
+    )
 
     class Meta:
         model = CustomerPreference

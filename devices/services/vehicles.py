@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_scopes import scopes_disabled
 
@@ -49,14 +48,15 @@ def register_vehicle(
     max_charge_kw: float,
     max_discharge_kw: float = 0,
     firmware_version: str = "",
-    account_number: str | None = None,
+    service_account: ServiceAccount | None = None,
     **audit_actor: Any,
 ) -> Vehicle:
     """Register a partner's vehicle in a utility. ``vin`` must be normalized
     (``devices.vin.normalize_vin``). A VIN active anywhere else (another utility or another
     partner) is ``VinActiveElsewhere``; one already registered here, or a taken
-    ``partner_vehicle_id``, is ``VehicleExists``; an unknown ``account_number`` is a
-    ValidationError on that field (code ``unknown_account``)."""
+    ``partner_vehicle_id``, is ``VehicleExists``. ``service_account`` links the customer's
+    account: the caller has checked the customer's authorization
+    (``portal.customers.authorizations.authorized_account``)."""
     vehicle = Vehicle(
         utility=utility,
         partner=partner,
@@ -68,7 +68,7 @@ def register_vehicle(
         max_charge_kw=max_charge_kw,
         max_discharge_kw=max_discharge_kw,
         firmware_version=firmware_version,
-        service_account=_service_account(utility=utility, account_number=account_number),
+        service_account=service_account,
         **{name: mode in modes for mode, name in MODE_FIELDS.items()},
     )
     vehicle.full_clean(validate_unique=False, validate_constraints=False)
@@ -88,10 +88,10 @@ def register_vehicle(
 
 def update_vehicle(*, vehicle: Vehicle, changes: Mapping[str, Any], **audit_actor: Any) -> Vehicle:
     """Change a registered vehicle. ``changes`` holds ``UPDATABLE_FIELDS`` (model names),
-    ``modes`` (replaces the capabilities) and ``account_number`` (links another service
-    account; None unlinks). Reactivating a vehicle, or giving it a new partner id, is refused
+    ``modes`` (replaces the capabilities) and ``service_account`` (links another service
+    account, whose customer's authorization the caller has checked; None unlinks). Reactivating a vehicle, or giving it a new partner id, is refused
     when that is taken (see ``register_vehicle``)."""
-    unknown = set(changes) - {*UPDATABLE_FIELDS, "modes", "account_number"}
+    unknown = set(changes) - {*UPDATABLE_FIELDS, "modes", "service_account"}
     if unknown:
         raise ValueError(f"Not updatable: {sorted(unknown)}")
     with transaction.atomic():
@@ -101,10 +101,10 @@ def update_vehicle(*, vehicle: Vehicle, changes: Mapping[str, Any], **audit_acto
             if name == "modes":
                 for mode, field_name in MODE_FIELDS.items():
                     setattr(locked, field_name, mode in value)
-            elif name == "account_number":
-                locked.service_account = _service_account(
-                    utility=locked.utility, account_number=value
-                )
+            elif name == "service_account":
+                if value is not None and value.utility_id != locked.utility_id:
+                    raise ValueError("The service account is in another utility.")
+                locked.service_account = value
             else:
                 setattr(locked, name, value)
         after = {name: getattr(locked, name) for name in _AUDITED_FIELDS}
@@ -152,22 +152,6 @@ def _account_number(service_account_id: int | None) -> str | None:
         .values_list("account_number", flat=True)
         .first()
     )
-
-
-def _service_account(*, utility: Utility, account_number: str | None) -> ServiceAccount | None:
-    if account_number is None or account_number == "":
-        return None
-    account = ServiceAccount.objects.filter(utility=utility, account_number=account_number).first()
-    if account is None:
-        raise ValidationError(
-            {
-                "account_number": ValidationError(
-                    "No service account with this number in this utility.",
-                    code="unknown_account",
-                )
-            }
-        )
-    return account
 
 
 def _check_registration_free(vehicle: Vehicle) -> None:

@@ -7,9 +7,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from devices.vin import InvalidVIN, normalize_vin
+from enrollment import eligibility
 from enrollment.models import Consent, Enrollment
 from enrollment.services.consent import DATA_SHARING_SCOPES
 from enrollment.services.submission import PARTNER_CHANNELS
+from portal.api.customer_lookup import AUTHORIZATION_CODE_HELP
 
 
 class VehicleRefSerializer(serializers.Serializer):
@@ -57,6 +59,14 @@ class EnrollmentCreateSerializer(serializers.Serializer):
         r"^\d{5}$",
         help_text="The premise ZIP code; with the account number it verifies the account.",
     )
+    authorization_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=AUTHORIZATION_CODE_HELP
+        + " Not needed when the vehicle is already linked to this account.",
+    )
     vehicle = VehicleRefSerializer()
     consent = ConsentInputSerializer()
 
@@ -94,15 +104,19 @@ class EnrollmentVehicleSerializer(serializers.Serializer):
 
 class EnrollmentSerializer(serializers.ModelSerializer):
     """An enrollment as its partner sees it. ``consent`` is the latest one (the view passes
-    them in ``context["consents"]``, loaded for the whole page at once)."""
+    them in ``context["consents"]``, loaded for the whole page at once).
+
+    Never the customer's medical need, income tier, rate class or meter: the rules that read
+    them are one ``account`` outcome here (``eligibility.results_for_partner``)."""
 
     utility = serializers.SlugField(source="utility.slug")
     program = serializers.SlugField(source="program.slug")
     program_name = serializers.CharField(source="program.name")
+    status_reason = serializers.SerializerMethodField()
     account_number = serializers.CharField(source="service_account.account_number")
     vehicle = EnrollmentVehicleSerializer()
-    eligibility = RuleResultSerializer(many=True)
-    failed_rules = serializers.ListField(child=serializers.CharField())
+    eligibility = serializers.SerializerMethodField()
+    failed_rules = serializers.SerializerMethodField()
     consent = serializers.SerializerMethodField()
 
     class Meta:
@@ -118,8 +132,6 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "vehicle",
             "eligibility",
             "failed_rules",
-            "income_qualified",
-            "excluded_from_events",
             "consent",
             "submitted_at",
             "waitlisted_at",
@@ -128,6 +140,16 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_status_reason(self, enrollment) -> str:
+        return eligibility.status_reason_for_partner(enrollment.status_reason)
+
+    @extend_schema_field(RuleResultSerializer(many=True))
+    def get_eligibility(self, enrollment):
+        return eligibility.results_for_partner(enrollment.eligibility or [])
+
+    def get_failed_rules(self, enrollment) -> list[str]:
+        return eligibility.failed_rules_for_partner(enrollment.failed_rules or [])
 
     @extend_schema_field(ConsentSerializer(allow_null=True))
     def get_consent(self, enrollment):

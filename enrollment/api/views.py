@@ -35,6 +35,7 @@ from enrollment.api import serializers as s
 from enrollment.filters import EnrollmentAPIFilter
 from enrollment.models import Enrollment, Program, TermsVersion
 from portal.api.base import PartnerViewSet
+from portal.api.customer_lookup import partner_lookup
 from portal.api.errors import APIError
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -67,6 +68,7 @@ SUBMISSION_EXAMPLE = {
     "program": "summer-v2h",
     "account_number": "4400012345",
     "zip_code": "94110",
+    "authorization_code": "7KQ2M-X9DHT",
     "vehicle": {"vin": "1FTVW1EL0NWG00001"},
     "consent": {
         "terms_version": "2026.1",
@@ -101,8 +103,6 @@ ENROLLMENT_EXAMPLE = {
         },
     ],
     "failed_rules": ["permission_to_operate"],
-    "income_qualified": False,
-    "excluded_from_events": False,
     "consent": CONSENT_EXAMPLE,
     "submitted_at": "2026-07-01T17:00:02Z",
     "waitlisted_at": None,
@@ -148,8 +148,11 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     create=extend_schema(
         summary="Enroll a customer's vehicle in a program",
         description=(
-            "Checks the account (account number and ZIP code must both match; any mismatch "
-            "is `account_not_verified`, the same whichever field is wrong), your vehicle "
+            "Checks your vehicle (`unknown_vehicle`), the customer's authorization (account "
+            "number and ZIP code must match, and either the vehicle is already linked to that "
+            "account, your client already presented a valid `authorization_code` for it, or "
+            "this request does; any mismatch is `account_not_verified`, the same whichever "
+            "value is wrong, and repeated failures are `rate_limited` for a while), "
             "(`unknown_vehicle`), the consent (`invalid_consent`), and refuses a vehicle — or "
             "premise, where the program allows one per premise — already in this or a "
             "conflicting program (`enrollment_conflict`). The enrollment is then evaluated at "
@@ -186,7 +189,8 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
                 value={
                     "error": {
                         "code": "account_not_verified",
-                        "message": "The account number and ZIP code do not match an account.",
+                        "message": "The account number, ZIP code and customer authorization "
+                        "code do not match an authorization for you.",
                         "details": {},
                         "request_id": "3f0c9e0e6f2c4d4b",
                     }
@@ -271,7 +275,10 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Partne
         serializer = s.EnrollmentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        fingerprint = services.request_fingerprint(data)
+        # The code is single-use and secret: not part of what a retry must repeat.
+        fingerprint = services.request_fingerprint(
+            {name: value for name, value in data.items() if name != "authorization_code"}
+        )
         replay = services.replayed_submission(
             partner=request.partner,
             idempotency_key=key,
@@ -285,10 +292,16 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Partne
         program = Program.objects.filter(utility=utility, slug=data["program"]).first()
         if program is None:
             raise services.UnknownProgram("No such program in this utility.")
-        account = services.verified_account(
-            utility=utility, account_number=data["account_number"], zip_code=data["zip_code"]
-        )
         vehicle = self._vehicle(utility, data["vehicle"])
+        account = partner_lookup(
+            request,
+            utility=utility,
+            account_number=data["account_number"],
+            zip_code=data["zip_code"],
+            authorization_code=data["authorization_code"],
+            # Linking the vehicle to the account took the customer's authorization already.
+            related=lambda account: vehicle.service_account_id == account.pk,
+        )
         enrollment, created = services.submit_enrollment(
             program=program,
             account=account,

@@ -15,40 +15,31 @@ from enrollment.interconnection.models import (
     Transformer,
 )
 from enrollment.interconnection.services import DRAFT_FIELDS, DeficiencyItemInput, check_upload
-from portal.customers.models import ServiceAccount
 from portal.models import AHJ, AHJTerritory, Utility
 
 Application = InterconnectionApplication
 
 
 class NewApplicationForm(forms.Form):
-    """Which utility and which customer: the account number and its ZIP code must match, so
-    an installer cannot browse a utility's customers."""
+    """Which utility and which customer. The view checks the customer's authorization: the
+    account number and ZIP code must match, and an installer with no application for the
+    account yet needs the authorization code the utility gave the customer."""
 
     utility = forms.ModelChoiceField(queryset=Utility.objects.none(), empty_label=None)
     account_number = forms.CharField(max_length=32)
     zip_code = forms.RegexField(regex=r"^\d{5}$", label="Premise ZIP code")
+    authorization_code = forms.CharField(
+        max_length=20,
+        required=False,
+        label="Customer authorization code",
+        help_text="The code the utility issued to the customer (e.g. on the bill), which the "
+        "customer gave you. Not needed for a customer you already have an application for.",
+    )
     configuration = forms.ChoiceField(choices=Application.Configuration.choices)
 
     def __init__(self, *args, utilities, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["utility"].queryset = utilities
-
-    def clean(self):
-        data = super().clean()
-        utility = data.get("utility")
-        if utility and data.get("account_number") and data.get("zip_code"):
-            account = ServiceAccount.objects.filter(
-                utility=utility,
-                account_number=data["account_number"].strip(),
-                zip_code=data["zip_code"],
-            ).first()
-            if account is None:
-                raise ValidationError(
-                    "No service account with this number and ZIP code in that utility."
-                )
-            data["service_account"] = account
-        return data
 
 
 class ApplicationForm(forms.ModelForm):

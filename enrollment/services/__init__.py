@@ -20,7 +20,6 @@ from enrollment.services.consent import (
     renew_consent,
 )
 from enrollment.services.errors import (
-    AccountNotVerified,
     ConflictingEnrollment,
     EnrollmentConflict,
     EnrollmentError,
@@ -46,7 +45,6 @@ from enrollment.services.submission import (
     replayed_submission,
     request_fingerprint,
     submit_enrollment,
-    verified_account,
 )
 from enrollment.services.transitions import (
     approve,
@@ -59,7 +57,6 @@ from enrollment.services.transitions import (
 )
 
 __all__ = [
-    "AccountNotVerified",
     "ConflictingEnrollment",
     "ConsentInput",
     "DATA_SHARING_SCOPES",
@@ -92,6 +89,5 @@ __all__ = [
     "save_program",
     "submit_enrollment",
     "suspend",
-    "verified_account",
     "withdraw",
 ]

@@ -22,12 +22,6 @@ class UnknownVehicle(EnrollmentNotFound):
     code = "unknown_vehicle"
 
 
-class AccountNotVerified(EnrollmentError):
-    """An unknown account and a ZIP that does not match look the same from outside."""
-
-    code = "account_not_verified"
-
-
 class InvalidConsent(EnrollmentError):
     code = "invalid_consent"
 

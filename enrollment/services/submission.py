@@ -19,7 +19,6 @@ from enrollment.models import Enrollment, Program
 from enrollment.services.consent import ConsentInput, check_consent, consent_changes, create_consent
 from enrollment.services.decisions import decide_and_apply, lock_program
 from enrollment.services.errors import (
-    AccountNotVerified,
     ConflictingEnrollment,
     IdempotencyConflict,
     ProgramNotOpen,
@@ -28,7 +27,7 @@ from enrollment.services.errors import (
 )
 from portal.audit import record
 from portal.customers.models import ServiceAccount
-from portal.models import AutomakerPartner, Utility
+from portal.models import AutomakerPartner
 
 Status = Enrollment.Status
 
@@ -65,17 +64,6 @@ def replayed_submission(
             enrollment_id=existing.pk if existing.utility_id in utility_ids else None,
         )
     return existing
-
-
-def verified_account(*, utility: Utility, account_number: str, zip_code: str) -> ServiceAccount:
-    """The account, if the number and ZIP both match; one answer for every mismatch, so
-    accounts cannot be probed one field at a time."""
-    account = ServiceAccount.objects.filter(
-        utility=utility, account_number=account_number.strip(), zip_code=zip_code.strip()
-    ).first()
-    if account is None:
-        raise AccountNotVerified("The account number and ZIP code do not match an account.")
-    return account
 
 
 def submit_enrollment(

@@ -11,7 +11,8 @@ any other DRF view class):
   ``request.partner`` set, and runs its handler inside ``scope(utility=[…])`` of exactly the
   utilities the client may act in now, so tenant-owned queries see nothing else and a
   utility outside the client's reach is a 404 like a nonexistent one;
-* is throttled per client, paginated by ``StandardPagination``, answers JSON only, and
+* is throttled per client (and, without a valid token, per address before the 401),
+  paginated by ``StandardPagination``, answers JSON only, and
   turns every exception into the one error shape (``portal.api.errors``);
 * looks up a utility named in a URL or body with ``self.get_utility(slug)`` (404 outside
   reach), and audits through ``self.audit(...)``, which names the client as the actor
@@ -39,7 +40,7 @@ from portal.api.errors import PartnerClientRequired, ResourceNotFound
 from portal.api.pagination import StandardPagination
 from portal.api.parsers import JSONBodyParser
 from portal.api.permissions import HasRequiredScopes, IsPartnerClient
-from portal.api.throttling import PartnerClientThrottle
+from portal.api.throttling import AnonymousAddressThrottle, PartnerClientThrottle
 from portal.models import AuditEvent, Utility
 from portal.partners import PartnerAccess, configured_scopes, partner_access_for
 
@@ -81,6 +82,7 @@ class PartnerAPIMixin:
         signed_in_person = getattr(request._request, "user", None)  # DRF replaces it below
         token = request.auth
         if token is None:
+            self._throttle_anonymous(request)
             if signed_in_person is not None and signed_in_person.is_authenticated:
                 raise PartnerClientRequired()
             return  # IsPartnerClient fails and DRF answers 401
@@ -89,6 +91,11 @@ class PartnerAPIMixin:
             raise PartnerClientRequired()
         request.partner_access = access
         request.partner = access.partner
+
+    def _throttle_anonymous(self, request) -> None:
+        throttle = AnonymousAddressThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
 
     def initial(self, request, *args, **kwargs) -> None:
         # A method the view has no handler for (TRACE, or PUT on a read-only viewset) is a 405

@@ -93,11 +93,15 @@ def document_errors(result: dict[str, Any], generator, request, public) -> dict[
             names = ["RateLimited", "InternalError"]
             if operation.get("security"):
                 names += ["NotAuthenticated", "Forbidden"]
-            parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
-            if "{" in url or "page" in parameters:  # a page past the end is a 404 too
+            parameters = operation.get("parameters", [])
+            names_in = {parameter["name"] for parameter in parameters}
+            # A page past the end, or a utility slug the client may not act in, is a 404 too.
+            if "{" in url or {"page", "utility"} & names_in:
                 names.append("NotFound")
+            if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
+                names.append("ValidationFailed")  # a bad body or query parameter
             if "requestBody" in operation:
-                names += ["ValidationFailed", "PayloadTooLarge"]
+                names.append("PayloadTooLarge")
             responses = operation.setdefault("responses", {})
             for name in names:
                 responses.setdefault(

@@ -21,3 +21,17 @@ class PartnerClientThrottle(SimpleRateThrottle):
         access = getattr(request, "partner_access", None)
         ident = f"client:{access.client_id}" if access else f"addr:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class AnonymousAddressThrottle(SimpleRateThrottle):
+    """``DEFAULT_THROTTLE_RATES["anonymous"]`` per address for requests without a valid
+    access token: checked before the 401, so probing without credentials is bounded too."""
+
+    scope = "anonymous"
+
+    @property
+    def THROTTLE_RATES(self) -> dict[str, str | None]:  # noqa: N802 - DRF's attribute name
+        return api_settings.DEFAULT_THROTTLE_RATES
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

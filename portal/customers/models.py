@@ -88,3 +88,122 @@ class CustomerImport(TenantOwned):
     @property
     def total(self) -> int:
         return self.imported + self.updated + self.unchanged + self.rejected
+
+
+class CustomerAuthorization(TenantOwned):
+    """The customer's permission for one automaker partner or one installer to act for a
+    service account: a one-time code the utility gives the customer (printed on the bill,
+    mailed, or read out by customer service), which the party presents with the account
+    number and ZIP code.
+
+    Only a keyed hash of the code is stored. A code is good until ``expires_at`` and is
+    redeemed once: the party that redeems it is from then on related to the account (it may
+    link vehicles, enroll, open applications for it without a new code) until staff revoke the
+    authorization. Issued → redeemed → revoked, or issued → revoked; expiry is read from time.
+    """
+
+    service_account = models.ForeignKey(
+        ServiceAccount, on_delete=models.CASCADE, related_name="authorizations"
+    )
+    code_hash = models.CharField(max_length=64)
+    issued_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by_partner = models.ForeignKey(
+        "portal.AutomakerPartner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    redeemed_by_installer = models.ForeignKey(
+        "portal.InstallerCompany",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "code_hash"], name="unique_authorization_code"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(redeemed_by_partner__isnull=True)
+                | models.Q(redeemed_by_installer__isnull=True),
+                name="authorization_redeemed_by_one_party",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(redeemed_at__isnull=True)
+                | models.Q(redeemed_by_partner__isnull=False)
+                | models.Q(redeemed_by_installer__isnull=False),
+                name="authorization_redeemed_by_someone",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["service_account", "redeemed_by_partner"], name="auth_account_partner"
+            ),
+            models.Index(
+                fields=["service_account", "redeemed_by_installer"], name="auth_account_installer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Authorization {self.pk} for {self.service_account_id}"
+
+    @property
+    def redeemed_by(self):
+        return self.redeemed_by_partner or self.redeemed_by_installer
+
+    def state(self, now) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.redeemed_at:
+            return "redeemed"
+        return "expired" if self.expires_at <= now else "issued"
+
+
+class CustomerLookupFailure(TenantOwned):
+    """A failed customer lookup by a partner client or an installer: the account number, ZIP
+    code or authorization code did not match. Counted on the utility's page of failed lookups;
+    the account number tried is kept so staff can see which customer was being probed."""
+
+    class Channel(models.TextChoices):
+        PARTNER_API = "partner_api", "Partner API"
+        INSTALLER = "installer", "Installer workspace"
+
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    partner = models.ForeignKey(
+        "portal.AutomakerPartner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    client_id = models.CharField(max_length=100, blank=True)
+    installer = models.ForeignKey(
+        "portal.InstallerCompany", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    user = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    address = models.GenericIPAddressField(null=True, blank=True)
+    account_number_tried = models.CharField(max_length=32, blank=True)
+    blocked = models.BooleanField(
+        default=False, help_text="Refused because the party or address had spent its budget."
+    )
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["utility", "at"], name="lookup_failure_utility_at")]
+
+    @property
+    def party(self):
+        return self.partner or self.installer

@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from portal.audit import history_of
-from portal.customers.models import CustomerImport, ServiceAccount
+from portal.customers.models import (
+    CustomerAuthorization,
+    CustomerImport,
+    CustomerLookupFailure,
+    ServiceAccount,
+)
 from portal.customers.signals import timeline_requested
 from portal.models import AuditEvent
 
@@ -65,3 +70,50 @@ def timeline(*, account: ServiceAccount, limit: int = 200) -> list[TimelineEntry
     ]
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+# --- Customer authorizations and failed lookups --------------------------------------------
+
+
+def authorizations_of(account: ServiceAccount) -> QuerySet[CustomerAuthorization]:
+    return account.authorizations.select_related(
+        "issued_by", "revoked_by", "redeemed_by_partner", "redeemed_by_installer"
+    )
+
+
+@dataclass(frozen=True)
+class LookupFailureCount:
+    channel: str
+    party: str
+    failures: int
+    blocked: int
+    last_at: datetime
+
+
+def lookup_failure_counts(*, since: datetime) -> list[LookupFailureCount]:
+    """Failed customer lookups since ``since`` per partner or installer, the most first; one
+    query."""
+    rows = (
+        CustomerLookupFailure.objects.filter(at__gte=since)
+        .values("channel", "partner__name", "installer__name")
+        .annotate(
+            failures=Count("id"),
+            blocked=Count("id", filter=Q(blocked=True)),
+            last_at=Max("at"),
+        )
+        .order_by("-failures", "-last_at")
+    )
+    return [
+        LookupFailureCount(
+            channel=CustomerLookupFailure.Channel(row["channel"]).label,
+            party=row["partner__name"] or row["installer__name"] or "—",
+            failures=row["failures"],
+            blocked=row["blocked"],
+            last_at=row["last_at"],
+        )
+        for row in rows
+    ]
+
+
+def lookup_failures() -> QuerySet[CustomerLookupFailure]:
+    return CustomerLookupFailure.objects.select_related("partner", "installer", "user")

@@ -197,6 +197,10 @@ def main() -> None:
         ),
     )
 
+    from tests.bench.token_bench import run_token_benchmarks
+
+    run_token_benchmarks(utility_slug=SCALE_SLUG)
+
     from tests.bench.devices_bench import run_device_benchmarks
 
     run_device_benchmarks()

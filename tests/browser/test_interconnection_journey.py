@@ -16,6 +16,7 @@ from enrollment.interconnection.selectors import REQUIRED_DOCUMENTS
 from enrollment.models import Enrollment, Program
 from portal.roles import Role
 from tests.browser.test_sign_in_and_dashboards import sign_in
+from tests.customers.factories import issue_code
 from tests.interconnection.factories import PDF_BYTES, make_site
 from tests.portal.factories import UserFactory, make_member
 
@@ -79,6 +80,7 @@ def test_the_whole_interconnection_journey(browser, live_server, utility_a, cont
     installer.get_by_label("Utility").select_option(label=utility_a.name)
     installer.get_by_label("Account number").fill(site.account.account_number)
     installer.get_by_label("Premise ZIP code").fill(site.account.zip_code)
+    installer.get_by_label("Customer authorization code").fill(issue_code(site.account))
     installer.get_by_label("Configuration").select_option("grid_parallel_v2h")
     installer.get_by_role("button", name="Create draft").click()
     expect(installer.get_by_test_id("checklist")).to_contain_text("AHJ (permit authority) selected")

@@ -21,3 +21,13 @@ class ServiceAccountFactory(ScopelessFactory):
     zip_code = "94110"
     meter_id = factory.Sequence(lambda n: f"M{500000 + n}")
     rate_class = ServiceAccount.RateClass.RESIDENTIAL_EV
+
+
+def issue_code(account, actor=None) -> str:
+    """A customer authorization code for ``account``, issued by the real service."""
+    from django_scopes import scope
+
+    from portal.customers.authorizations import issue_authorization
+
+    with scope(utility=account.utility_id):
+        return issue_authorization(account=account, actor=actor)[1]

@@ -5,6 +5,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
 
+from tests.conftest import FAST_PASSWORD_HASHERS
+
 
 @pytest.fixture(scope="module")
 def demo_world(django_db_setup, django_db_blocker) -> str:
@@ -15,7 +17,7 @@ def demo_world(django_db_setup, django_db_blocker) -> str:
     savepoint of it, so what one test changes the next does not see."""
     # The tests' fast hasher (tests/conftest.py) for the seed too: secrets it hashes are
     # checked again inside the tests.
-    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    fast = override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS)
     with django_db_blocker.unblock(), fast, transaction.atomic():
         out = StringIO()
         call_command("seed_demo", stdout=out)

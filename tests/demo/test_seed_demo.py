@@ -375,3 +375,23 @@ def test_demo_programs_are_complete_and_idempotent(demo_world):
         assert Status.AWAITING_INTERCONNECTION in _statuses(frec, "home-backup-v2h")
         assert not Application.objects.exists()
         assert PayoutBatch.objects.count() == 1
+
+
+def test_it_prints_customer_authorization_codes_that_work(demo_world):
+    import re
+
+    from django_scopes import scope
+
+    from portal.customers.authorizations import LookupParty, authorized_account
+
+    codes = re.findall(r"  (\w+): account (\S+), ZIP (\d{5}), code (\S+)", demo_world)
+    assert len(codes) >= 2
+    slug, number, zip_code, code = codes[0]
+    utility = Utility.objects.get(slug=slug)
+    partner = AutomakerPartner.objects.filter(agreements__utility=utility).first()
+    party = LookupParty(address="127.0.0.1", partner=partner, client_id="demo")
+    with scope(utility=utility.pk):
+        account = authorized_account(
+            utility=utility, account_number=number, zip_code=zip_code, code=code, party=party
+        )
+    assert account.account_number == number

@@ -93,3 +93,27 @@ def test_it_needs_the_vehicles_write_scope(bearer, kestrel, vehicle, assert_api_
     assert_api_error(
         reader.put(url(vehicle), {"target_soc_pct": 80}, format="json"), 403, "insufficient_scope"
     )
+
+
+def test_it_refuses_a_departure_time_with_an_offset_rather_than_dropping_it(
+    kestrel_api, vehicle, assert_api_error
+):
+    response = kestrel_api.put(url(vehicle), {"departure_time": "07:30+02:00"}, format="json")
+    error = assert_api_error(response, 400, "validation_failed")
+    assert error["details"]["departure_time"][0]["code"] == "offset_not_allowed"
+    assert (
+        kestrel_api.put(url(vehicle), {"departure_time": "07:30"}, format="json").json()[
+            "departure_time"
+        ]
+        == "07:30:00"
+    )
+
+
+def test_unset_preferences_answer_a_null_updated_at_as_documented(kestrel_api, vehicle):
+    from portal.api.schema import ERROR_SCHEMA  # noqa: F401 - the schema module loads
+
+    body = kestrel_api.get(url(vehicle)).json()
+    schema = kestrel_api.get("/api/schema/?format=json").json()
+    updated_at = schema["components"]["schemas"]["Preference"]["properties"]["updated_at"]
+    assert body["updated_at"] is None
+    assert updated_at.get("nullable") is True

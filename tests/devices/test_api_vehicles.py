@@ -13,7 +13,7 @@ from django_scopes import scopes_disabled
 from devices.models import Vehicle
 from devices.vin import with_check_digit
 from portal.models import AuditEvent
-from tests.customers.factories import ServiceAccountFactory
+from tests.customers.factories import ServiceAccountFactory, issue_code
 from tests.devices.factories import VehicleFactory
 from tests.portal.factories import AutomakerPartnerFactory, PartnerAgreementFactory
 
@@ -72,30 +72,84 @@ def test_it_registers_a_vehicle(kestrel_api, kestrel, kestrel_partner, utility_a
     assert event.changes == {"vin": VIN, "vehicle_id": "veh-100"}
 
 
-def test_it_links_the_customers_service_account(kestrel_api, utility_a):
-    ServiceAccountFactory(utility=utility_a, account_number="4400012345")
+def test_it_links_the_customers_service_account_with_the_customers_code(kestrel_api, utility_a):
+    account = ServiceAccountFactory(utility=utility_a, account_number="4400012345")
+    link = {"account_number": "4400012345", "zip_code": account.zip_code}
 
     response = kestrel_api.post(
-        "/api/v1/vehicles", registration(account_number="4400012345"), format="json"
+        "/api/v1/vehicles",
+        registration(**link, authorization_code=issue_code(account)),
+        format="json",
     )
 
     assert response.status_code == 201, response.content
-    assert response.json()["account_number"] == "4400012345"
+    body = response.json()
+    assert body["account_number"] == "4400012345"
+    assert "authorization_code" not in body and "zip_code" not in body
 
 
-@pytest.mark.parametrize("where", ["nowhere", "another utility"])
-def test_it_refuses_an_unknown_account_number(where, kestrel_api, utility_b, assert_api_error):
-    if where == "another utility":
-        ServiceAccountFactory(utility=utility_b, account_number="4400012345")
+@pytest.mark.parametrize("where", ["nowhere", "another utility", "no code", "wrong zip"])
+def test_it_refuses_an_account_without_the_customers_authorization(
+    where, kestrel_api, utility_a, utility_b, assert_api_error
+):
+    utility = utility_b if where == "another utility" else utility_a
+    account = ServiceAccountFactory(utility=utility, account_number="4400012345")
+    link = {"account_number": "4400012345", "zip_code": account.zip_code}
+    if where != "no code":
+        link["authorization_code"] = issue_code(account)
+    if where == "nowhere":
+        link["account_number"] = "4400099999"
+    if where == "wrong zip":
+        link["zip_code"] = "00000"
 
+    response = kestrel_api.post("/api/v1/vehicles", registration(**link), format="json")
+
+    assert_api_error(response, 400, "account_not_verified")
+    with scopes_disabled():
+        assert not Vehicle.objects.exists()
+
+
+def test_it_needs_the_zip_code_to_link_an_account(kestrel_api, assert_api_error):
     response = kestrel_api.post(
         "/api/v1/vehicles", registration(account_number="4400012345"), format="json"
     )
-
     error = assert_api_error(response, 400, "validation_failed")
-    assert error["details"]["account_number"][0]["code"] == "unknown_account"
+    assert error["details"]["zip_code"][0]["code"] == "required"
+
+
+def test_a_partner_cannot_relink_its_vehicle_to_any_account(
+    kestrel_api, vehicle, utility_a, assert_api_error
+):
+    """The attack of finding 3: PATCH a vehicle onto a guessed account number and ZIP."""
+    target = ServiceAccountFactory(utility=utility_a, account_number="4400012399")
+    response = kestrel_api.patch(
+        "/api/v1/vehicles/by-id/veh-1",
+        {"account_number": "4400012399", "zip_code": target.zip_code},
+        format="json",
+    )
+    assert_api_error(response, 400, "account_not_verified")
     with scopes_disabled():
-        assert not Vehicle.objects.exists()
+        vehicle.refresh_from_db()
+    assert vehicle.service_account_id != target.pk
+
+
+def test_repeated_failed_links_are_rate_limited(
+    kestrel_api, vehicle, utility_a, settings, assert_api_error
+):
+    settings.CUSTOMER_LOOKUP_FAILURES = {"per_party": 2, "per_address": 50, "window_seconds": 86400}
+    for number in ("4400000001", "4400000002"):
+        kestrel_api.patch(
+            "/api/v1/vehicles/by-id/veh-1",
+            {"account_number": number, "zip_code": "94110"},
+            format="json",
+        )
+    response = kestrel_api.patch(
+        "/api/v1/vehicles/by-id/veh-1",
+        {"account_number": "4400000003", "zip_code": "94110"},
+        format="json",
+    )
+    error = assert_api_error(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) == error["details"]["retry_after_seconds"]
 
 
 @pytest.mark.parametrize(
@@ -314,7 +368,7 @@ def test_it_asks_which_utility_when_a_partner_id_is_in_several(
 
 
 def test_it_updates_a_vehicle_and_audits_the_change(kestrel_api, vehicle, utility_a):
-    ServiceAccountFactory(utility=utility_a, account_number="4400012345")
+    account = ServiceAccountFactory(utility=utility_a, account_number="4400012345")
 
     response = kestrel_api.patch(
         "/api/v1/vehicles/by-id/veh-1",
@@ -323,6 +377,8 @@ def test_it_updates_a_vehicle_and_audits_the_change(kestrel_api, vehicle, utilit
             "capabilities": ["v1g"],
             "max_discharge_kw": 0,
             "account_number": "4400012345",
+            "zip_code": account.zip_code,
+            "authorization_code": issue_code(account),
         },
         format="json",
     )

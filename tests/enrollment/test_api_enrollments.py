@@ -12,7 +12,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
-from rest_framework.test import APIClient
 
 from enrollment import services
 from enrollment.eligibility import Rule
@@ -20,72 +19,12 @@ from enrollment.models import Consent, Enrollment
 from portal.models import AuditEvent, PartnerAgreement
 from tests.api import assert_api_error
 from tests.customers.factories import ServiceAccountFactory
-from tests.enrollment.factories import ProgramFactory, TermsVersionFactory
+from tests.enrollment.api_support import body, enroll
+from tests.enrollment.factories import ProgramFactory
 from tests.enrollment.programs_support import eligible_vehicle, submit
 from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-SCOPES = "enrollments:read enrollments:write vehicles:write utilities:read"
-
-
-@pytest.fixture
-def kestrel(issue_client, utility_a):
-    return issue_client("Kestrel Auto", utility_a.slug)
-
-
-@pytest.fixture
-def partner(kestrel):
-    return kestrel.partner_client.partner
-
-
-@pytest.fixture
-def bearer(obtain_token):
-    def make(credentials, scope_names: str = SCOPES) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {obtain_token(credentials, scope_names)}")
-        return client
-
-    return make
-
-
-@pytest.fixture
-def api(bearer, kestrel) -> APIClient:
-    return bearer(kestrel)
-
-
-@pytest.fixture
-def program(utility_a):
-    program = ProgramFactory(utility=utility_a, name="Summer V2H", slug="summer-v2h")
-    TermsVersionFactory(program=program, version="2026.1", consent_valid_days=365)
-    return program
-
-
-@pytest.fixture
-def vehicle(utility_a, partner):
-    return eligible_vehicle(utility_a, partner=partner)
-
-
-def body(enrolled, /, **changes) -> dict:
-    """A submission of ``enrolled`` (a vehicle) with ``changes`` to its fields."""
-    data = {
-        "utility": "alpha",
-        "program": "summer-v2h",
-        "account_number": enrolled.service_account.account_number,
-        "zip_code": enrolled.service_account.zip_code,
-        "vehicle": {"vin": enrolled.vin},
-        "consent": {
-            "terms_version": "2026.1",
-            "accepted_at": (timezone.now() - timedelta(minutes=2)).isoformat(),
-            "channel": "automaker_app",
-            "data_sharing_scope": ["telemetry", "charging_schedule"],
-        },
-    }
-    data.update(changes)
-    return data
-
-
-def enroll(api, data, key="key-1"):
-    return api.post("/api/v1/enrollments", data, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
 # --- Submitting -------------------------------------------------------------------------------

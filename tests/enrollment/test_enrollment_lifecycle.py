@@ -225,27 +225,6 @@ def test_it_refuses_a_vehicle_registered_at_another_account(program):
         )
 
 
-def test_it_verifies_accounts_with_one_answer_for_every_mismatch(program):
-    account = ServiceAccountFactory(utility=program.utility, zip_code="94110")
-    assert (
-        services.verified_account(
-            utility=program.utility, account_number=account.account_number, zip_code="94110"
-        )
-        == account
-    )
-    answers = set()
-    for number, zip_code in ((account.account_number, "94111"), ("nope", "94110")):
-        with pytest.raises(services.AccountNotVerified) as caught:
-            services.verified_account(
-                utility=program.utility, account_number=number, zip_code=zip_code
-            )
-        answers.add((caught.value.code, caught.value.message))
-    assert len(answers) == 1
-
-
-# --- Staff decisions --------------------------------------------------------------------------
-
-
 def in_review(program, **account_fields) -> Enrollment:
     account = ServiceAccountFactory(utility=program.utility, zip_code="80202", **account_fields)
     enrollment = reload(submit(program, eligible_vehicle(program.utility, account=account)))

@@ -33,7 +33,7 @@ def test_it_answers_an_unacceptable_media_type_with_json(kestrel_api, assert_api
 def three_per_minute(settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"partner": "3/min"},
+        "DEFAULT_THROTTLE_RATES": {"partner": "3/min", "anonymous": "3/min"},
     }
     cache.clear()
     yield

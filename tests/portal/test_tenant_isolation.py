@@ -20,6 +20,7 @@ from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
 from tests.billing.isolation_cases import BILLING_CASES
 from tests.billing.meter_isolation_cases import METER_CASES
 from tests.customers.factories import ServiceAccountFactory
+from tests.customers.isolation_cases import CUSTOMER_CASES
 from tests.devices.isolation_cases import DEVICES_CASES
 from tests.dispatch.isolation_cases import DISPATCH_CASES, DISPATCH_NOT_TENANT_DATA
 from tests.enrollment.isolation_cases import PROGRAM_API, PROGRAM_CASES
@@ -69,10 +70,7 @@ UTILITY_CASES: dict[str, Case] = {
     "utility:audit_list": Case(make=_audit_event, marker=lambda e: e.comment),
     "utility:audit_export": Case(make=_audit_event, marker=lambda e: e.comment),
     "utility:audit_detail": Case(make=_audit_event, kwargs=pk_kwargs, marker=lambda e: e.comment),
-    "utility:customer_list": Case(make=_customer, marker=lambda c: c.customer_name),
-    "utility:customer_detail": Case(
-        make=_customer, kwargs=pk_kwargs, marker=lambda c: c.customer_name
-    ),
+    **CUSTOMER_CASES,
     "utility:partner_list": Case(make=_agreement, marker=lambda a: a.partner.name),
     "utility:installer_list": Case(make=_installer, marker=lambda a: a.installer.name),
     **DEVICES_CASES,

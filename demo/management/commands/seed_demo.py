@@ -39,6 +39,24 @@ class Command(BaseCommand):
             )
             rows = rows + scaled.logins
         self._print_logins(rows)
+        self._print_codes(report.authorization_codes)
+
+    def _print_codes(self, codes) -> None:
+        self.stdout.write("")
+        if not codes:
+            self.stdout.write(
+                "Customer authorization codes: issued on an earlier run (only their hashes are "
+                "kept); issue new ones on a customer's page as customer service."
+            )
+            return
+        self.stdout.write(
+            "Customer authorization codes (for the partner API's account_number + zip_code + "
+            "authorization_code, or an installer's new application); shown only now:"
+        )
+        for c in codes:
+            self.stdout.write(
+                f"  {c.utility}: account {c.account_number}, ZIP {c.zip_code}, code {c.code}"
+            )
 
     def _print_logins(self, rows: list[LoginRow]) -> None:
         headers = ("Email", "Role", "Organization")

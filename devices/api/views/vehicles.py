@@ -24,6 +24,8 @@ from devices.services.errors import UnknownVehicle
 from devices.services.vehicles import register_vehicle, set_preferences, update_vehicle
 from devices.vin import InvalidVIN, normalize_vin
 from portal.api.base import PartnerAPIView, PartnerViewSet
+from portal.api.customer_lookup import partner_lookup
+from portal.customers.models import ServiceAccount
 
 VEHICLE_EXAMPLE = {
     "utility": "pvp",
@@ -38,6 +40,7 @@ VEHICLE_EXAMPLE = {
     "firmware_version": "4.2.1",
     "account_number": "4400012345",
 }
+LINK_EXAMPLE = {"zip_code": "94110", "authorization_code": "7KQ2M-X9DHT"}
 
 
 VEHICLE_ANSWER = {
@@ -67,13 +70,18 @@ VEHICLE_ANSWER = {
             404: OpenApiResponse(ERROR_REF, description="No such utility for this client."),
         },
         examples=[
-            OpenApiExample("Registration", value=VEHICLE_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Registration", value={**VEHICLE_EXAMPLE, **LINK_EXAMPLE}, request_only=True
+            ),
             OpenApiExample(
                 "Registered", value=VEHICLE_ANSWER, response_only=True, status_codes=["201"]
             ),
         ],
         description="Field errors are validation_failed with a code per field, among them "
-        "invalid_vin (the check digit is verified) and unknown_account.",
+        "invalid_vin (the check digit is verified). Linking an account_number takes its "
+        "zip_code and the customer's authorization_code (not needed again once accepted for "
+        "your client): any mismatch is account_not_verified (400), repeated failures "
+        "rate_limited (429).",
     ),
     retrieve=extend_schema(
         summary="One of your vehicles, by VIN",
@@ -91,6 +99,11 @@ VEHICLE_ANSWER = {
                 request_only=True,
             ),
             OpenApiExample("Sold: deactivate", value={"status": "inactive"}, request_only=True),
+            OpenApiExample(
+                "Link the customer's account",
+                value={"account_number": "4400012345", **LINK_EXAMPLE},
+                request_only=True,
+            ),
         ],
     ),
 )
@@ -126,8 +139,9 @@ class VehicleViewSet(DeviceAPIMixin, mixins.ListModelMixin, PartnerViewSet):
         serializer = s.VehicleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        utility = self.get_utility(data["utility"])
         vehicle = register_vehicle(
-            utility=self.get_utility(data["utility"]),
+            utility=utility,
             partner=request.partner,
             vin=data["vin"],
             partner_vehicle_id=data["partner_vehicle_id"],
@@ -138,7 +152,7 @@ class VehicleViewSet(DeviceAPIMixin, mixins.ListModelMixin, PartnerViewSet):
             max_charge_kw=data["max_charge_kw"],
             max_discharge_kw=data.get("max_discharge_kw", 0),
             firmware_version=data.get("firmware_version", ""),
-            account_number=data.get("account_number"),
+            service_account=self._account(utility, data),
             **self.partner_access.audit_actor,
         )
         location = reverse("api:v1:vehicle-detail", kwargs={"vin": vehicle.vin})
@@ -151,6 +165,18 @@ class VehicleViewSet(DeviceAPIMixin, mixins.ListModelMixin, PartnerViewSet):
     def retrieve(self, request, **kwargs):
         return Response(s.VehicleSerializer(self.get_object()).data)
 
+    def _account(self, utility, data) -> ServiceAccount | None:
+        """The account to link: none, or one whose customer authorized this partner."""
+        if not data.get("account_number"):
+            return None
+        return partner_lookup(
+            self.request,
+            utility=utility,
+            account_number=data["account_number"],
+            zip_code=data["zip_code"],
+            authorization_code=data.get("authorization_code", ""),
+        )
+
     def partial_update(self, request, **kwargs):
         vehicle = self.get_object()
         serializer = s.VehicleUpdateSerializer(vehicle, data=request.data, partial=True)
@@ -158,6 +184,14 @@ class VehicleViewSet(DeviceAPIMixin, mixins.ListModelMixin, PartnerViewSet):
         changes = dict(serializer.validated_data)
         if "capabilities" in changes:
             changes["modes"] = changes.pop("capabilities")
+        link = {name: changes.pop(name, "") for name in ("zip_code", "authorization_code")}
+        if "account_number" in changes:
+            number = changes.pop("account_number") or None
+            current = vehicle.service_account
+            if current is None or number != current.account_number:
+                changes["service_account"] = self._account(
+                    vehicle.utility, {"account_number": number, **link}
+                )
         vehicle = update_vehicle(
             vehicle=vehicle, changes=changes, **self.partner_access.audit_actor
         )

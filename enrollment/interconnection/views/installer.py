@@ -30,6 +30,13 @@ from enrollment.interconnection.views.base import (
     post_message,
     render_application,
 )
+from portal.customers.authorizations import (
+    CustomerLookupRefused,
+    LookupParty,
+    LookupsThrottled,
+    authorized_account,
+)
+from portal.failure_budgets import client_address
 from portal.models import InstallerApproval, Utility
 from portal.roles import Cap, OrgKind
 
@@ -120,14 +127,33 @@ class InstallerNewView(InstallerMixin):
             valid = form.is_valid()
         if not valid:
             return render(request, self.template_name, {"form": form, "company": self.organization})
-        utility = form.cleaned_data["utility"]
+        data = form.cleaned_data
+        utility = data["utility"]
+        company = self.organization
+        party = LookupParty(address=client_address(request), installer=company, user=request.user)
         with scope(utility=utility.pk), timezone.override(utility.tzinfo):
+            try:
+                account = authorized_account(
+                    utility=utility,
+                    account_number=data["account_number"],
+                    zip_code=data["zip_code"],
+                    code=data["authorization_code"],
+                    party=party,
+                    related=lambda account: Application.objects.filter(
+                        service_account=account, installer=company
+                    ).exists(),
+                )
+            except CustomerLookupRefused as refused:
+                form.add_error(None, refused.message)
+                status = 429 if isinstance(refused, LookupsThrottled) else 200
+                context = {"form": form, "company": company}
+                return render(request, self.template_name, context, status=status)
             app = services.create_draft(
                 utility=utility,
-                installer=self.organization,
-                service_account=form.cleaned_data["service_account"],
+                installer=company,
+                service_account=account,
                 actor=request.user,
-                values={"configuration": form.cleaned_data["configuration"]},
+                values={"configuration": data["configuration"]},
             )
         return self.redirect_to(app, "Draft created. Fill in the details and upload the documents.")
 
