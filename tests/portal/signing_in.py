@@ -41,3 +41,27 @@ def sign_in_with_totp(client, user, *, secret: str | None = None) -> str:
     response = client.post(reverse("mfa_authenticate"), {"code": current_code(secret)})
     assert response.status_code == 302, response.content[:2000]
     return secret
+
+
+def make_sign_in_stale(client, *, minutes: int = 60) -> None:
+    """The session signed in ``minutes`` ago (past the re-authentication window, well inside
+    the session's own limits) and confirmed nothing since."""
+    from portal.identity.adapter import SIGNED_IN_AT_SESSION_KEY
+
+    session = client.session
+    session[SIGNED_IN_AT_SESSION_KEY] = time.time() - minutes * 60
+    session.save()
+
+
+def asks_to_reauthenticate(response, path: str) -> bool:
+    """Is ``response`` allauth sending the person to confirm their password before ``path``?"""
+    from urllib.parse import urlencode
+
+    expected = reverse("account_reauthenticate") + "?" + urlencode({"next": path})
+    return response.status_code == 302 and response.url == expected
+
+
+def reauthenticate(client, response, password: str = DEFAULT_PASSWORD):
+    """Confirms the password on the page ``response`` redirected to; allauth then replays the
+    action it kept, and this returns that action's answer."""
+    return client.post(response.url, {"password": password})
