@@ -18,6 +18,10 @@ AUDIT_CATEGORIES = {
 }
 
 
+class IPAddressFilter(django_filters.CharFilter):
+    field_class = forms.GenericIPAddressField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(
         field_name="actor_label", lookup_expr="icontains", label="Actor (email or client)"
@@ -34,9 +38,7 @@ class AuditEventFilter(django_filters.FilterSet):
         label="Account (email)",
         help_text="The person acting, or the account a security event is about.",
     )
-    ip = django_filters.Filter(
-        field_class=forms.GenericIPAddressField, method="filter_ip", label="IP address"
-    )
+    ip = IPAddressFilter(method="filter_ip", label="IP address")
     object_type = django_filters.CharFilter(method="filter_object_type", label="Object type")
     object_id = django_filters.CharFilter(label="Object id")
     request_id = django_filters.CharFilter(label="Request id")

@@ -59,9 +59,7 @@ def test_it_throttles_wrong_passwords_on_the_way_to_the_admin(client, staff):
         for n in range(30)
     ]
     throttled = [
-        r
-        for r in answers
-        if r.status_code == 429 or b"Too many failed login attempts" in r.content
+        r for r in answers if r.status_code == 429 or b"Too many failed login attempts" in r.content
     ]
     assert len(throttled) >= 25  # allauth allows 5 failures per account per 5 minutes
     right = sign_in(client, staff.email)  # even the right password, now
@@ -80,9 +78,7 @@ def test_the_right_password_without_totp_does_not_reach_the_admin(client, staff)
     # Signed in, but staff must set up TOTP before anything else.
     response = client.get(ADMIN)
     assert response.status_code == 302 and response.url == reverse("mfa_activate_totp")
-    assert client.get(reverse("admin:portal_user_changelist")).url == reverse(
-        "mfa_activate_totp"
-    )
+    assert client.get(reverse("admin:portal_user_changelist")).url == reverse("mfa_activate_totp")
 
 
 def test_the_password_alone_is_not_a_sign_in_for_staff_with_totp(client, staff):
