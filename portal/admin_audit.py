@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest
 
@@ -110,7 +111,7 @@ def _utility_id(obj: models.Model, *, deleting: bool) -> int | None:
         return None if deleting else obj.pk
     try:
         obj._meta.get_field("utility")
-    except Exception:  # noqa: BLE001 - FieldDoesNotExist: a model outside any utility
+    except FieldDoesNotExist:  # a model outside any utility
         return None
     return getattr(obj, "utility_id", None)
 
