@@ -145,7 +145,8 @@ def ensure_login(*, spec: LoginSpec, password_hash: str) -> User:
 
 
 def needs_totp(spec: LoginSpec) -> bool:
-    return any(role == Role.PROGRAM_ADMIN for role, _ in spec.memberships)
+    # Program admins and the platform's staff (the admin site) must use a second factor.
+    return spec.superuser or any(role == Role.PROGRAM_ADMIN for role, _ in spec.memberships)
 
 
 def login_rows(specs: tuple[LoginSpec, ...] | list[LoginSpec]) -> list[LoginRow]:
@@ -158,7 +159,7 @@ def login_rows(specs: tuple[LoginSpec, ...] | list[LoginSpec]) -> list[LoginRow]
     rows = []
     for spec in specs:
         if spec.superuser:
-            rows.append(LoginRow(spec.email, "Platform superuser (/admin/)", "—", False))
+            rows.append(LoginRow(spec.email, "Platform superuser (/admin/)", "—", True))
         for role, slug in spec.memberships:
             rows.append(LoginRow(spec.email, Role(role).label, names[slug], needs_totp(spec)))
     return rows

@@ -1,9 +1,16 @@
-"""Request size limit, request id, MFA enforcement and tenant scoping for every web request."""
+"""Request size limit, request id, session lifetime, MFA enforcement and tenant scoping for
+every web request."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -11,6 +18,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from portal.identity import sessions
 from portal.request_context import new_request_id, reset_request_id, set_request_id
 from portal.tenancy import requires_mfa, utility_access
 
@@ -55,6 +63,35 @@ class RequestIDMiddleware:
             reset_request_id(token)
         response["X-Request-ID"] = request.id
         return response
+
+
+# Requests that neither end nor extend a session.
+_SESSION_CLOCK_EXEMPT_PREFIXES = ("/static/", "/healthz")
+
+
+class SessionLifetimeMiddleware:
+    """Signs a person out when their session has been idle too long or has reached its
+    absolute lifetime (``portal.identity.sessions``), and says why on the sign-in page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated and not request.path_info.startswith(
+            _SESSION_CLOCK_EXEMPT_PREFIXES
+        ):
+            now = time.time()
+            reason = sessions.end_reason(request.session, now=now)
+            if reason:
+                # The sign-out's security event reads the reason from the request.
+                request.session_end_reason = reason
+                logout(request)
+                messages.info(request, sessions.end_message(reason))
+                # Back to the same page after signing in; a form post cannot be replayed.
+                next_url = request.get_full_path() if request.method in ("GET", "HEAD") else ""
+                return redirect_to_login(next_url or "/")
+            sessions.touch(request, now=now)
+        return self.get_response(request)
 
 
 # Paths a program admin without a second factor may still reach: setting one up, signing out.
@@ -108,8 +145,19 @@ class TenantScopeMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        access = utility_access(request.user, slug)
-        request.utility = access.utility
-        request.access = access
-        with scope(utility=access.utility.pk), timezone.override(access.utility.tzinfo):
+        with entered_utility(request, slug):
             return self.get_response(request)
+
+
+@contextmanager
+def entered_utility(request, slug: str) -> Iterator[None]:
+    """The membership check (404 for non-members), ``request.utility`` and
+    ``request.access``, and the utility's scope and time zone around what runs inside.
+
+    The middleware's one way in; also used by an action that allauth replays after
+    re-authentication (``portal.identity.reauth``), which runs outside the middleware."""
+    access = utility_access(request.user, slug)
+    request.utility = access.utility
+    request.access = access
+    with scope(utility=access.utility.pk), timezone.override(access.utility.tzinfo):
+        yield

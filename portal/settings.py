@@ -50,7 +50,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # django.contrib.admin with the portal's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.SessionLifetimeMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.RequireMFAMiddleware",
     "portal.middleware.TenantScopeMiddleware",
@@ -186,6 +187,15 @@ ACCOUNT_RATE_LIMITS = {
     # The public access-request form emails program admins; keep it from becoming a spam pump.
     "portal_request_access": env_str("REQUEST_ACCESS_RATE_LIMIT", "10/h/ip"),
 }
+# Sessions end after this long without a request, and this long after signing in however
+# busy (portal.identity.sessions); the cookie and the stored session expire with the latter.
+SESSION_IDLE_TIMEOUT_MINUTES = env_int("SESSION_IDLE_TIMEOUT_MINUTES", 30, minimum=1)
+SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+# Payouts, team changes, scheduling a real event and settlement approval ask for the password
+# or an authenticator code again unless given (or signed in) this recently
+# (portal.identity.reauth).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_MINUTES", 5, minimum=1) * 60
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "V2X Portal")
 # Program admins cannot switch TOTP off; the activation page says why it is required.

@@ -102,4 +102,7 @@ def organization_access(user: User, kind: str, slug: str) -> Workspace:
 
 
 def requires_mfa(user: User) -> bool:
+    """Program admins and the platform's staff (the admin site) must use a second factor."""
+    if user.is_staff or user.is_superuser:
+        return True
     return any(m.role in MFA_REQUIRED_ROLES for m in memberships_of(user))

@@ -18,6 +18,7 @@ from kombu import Connection
 from portal.customers.selectors import counts_by_rate_class
 from portal.downloads import csv_download
 from portal.filters import AuditEventFilter
+from portal.middleware import entered_utility
 from portal.models import (
     AccessRequest,
     AHJTerritory,
@@ -73,6 +74,12 @@ class UtilityViewMixin:
     required_capability: str
 
     def dispatch(self, request, *args, **kwargs):
+        if not hasattr(request, "access"):
+            # Called outside the middleware: allauth replaying a form post it kept while the
+            # person re-authenticated (portal.identity.reauth). Enter the utility as the
+            # middleware does.
+            with entered_utility(request, kwargs["utility_slug"]):
+                return self.dispatch(request, *args, **kwargs)
         capability = getattr(self, "required_capability", None)
         if capability is None:
             raise ImproperlyConfigured(f"{type(self).__name__} declares no required_capability.")

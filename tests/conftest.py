@@ -1,6 +1,8 @@
 import base64
+import time
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from portal.partners import IssuedCredentials, create_partner_client
@@ -54,6 +56,28 @@ FAST_PASSWORD_HASHERS = [
 
 
 @pytest.fixture(autouse=True)
+def _forced_logins_are_fresh_sign_ins(request, monkeypatch):
+    """``client.force_login(user)`` stands for signing in, so it leaves what a real sign-in
+    leaves: the time of the sign-in (``PortalAccountAdapter.post_login``), which lets a
+    sensitive action through without asking for the password again for a few minutes
+    (``portal.identity.reauth``). Tests of that prompt make the session stale themselves;
+    ``@pytest.mark.forced_login_not_fresh`` keeps the bare Django behaviour."""
+    if request.node.get_closest_marker("forced_login_not_fresh"):
+        return
+    from portal.identity.adapter import SIGNED_IN_AT_SESSION_KEY
+
+    force_login = Client.force_login
+
+    def force_login_freshly(self, user, backend=None):
+        force_login(self, user, backend)
+        session = self.session
+        session[SIGNED_IN_AT_SESSION_KEY] = time.time()
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_freshly)
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
@@ -65,6 +89,23 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def admin_user(db):
+    """The platform's superuser (pytest-django's fixture, with the TOTP staff must have)."""
+    from tests.portal.factories import UserFactory
+
+    return UserFactory(email="platform@example.test", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """A client signed in to the admin site the only way there is: password, then TOTP."""
+    from tests.portal.signing_in import sign_in_with_totp
+
+    sign_in_with_totp(client, admin_user)
+    return client
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from dispatch.models import Event
 from dispatch.services import events as event_services
 from dispatch.services.errors import EventError, GuardrailsFailed, TargetingError
 from dispatch.views.console import console_context
+from portal.identity.reauth import RecentAuthRequiredMixin
 from portal.roles import Cap
 from portal.views import FilteredListMixin, UtilityViewMixin
 
@@ -46,13 +47,17 @@ class EventListView(UtilityViewMixin, FilteredListMixin, ListView):
         return ctx
 
 
-class EventCreateView(UtilityViewMixin, FormView):
+class EventCreateView(UtilityViewMixin, RecentAuthRequiredMixin, FormView):
     """ "Preview capacity" re-renders with the preview and the guardrail results; "Schedule"
-    commits, or shows each failed rule with the form as entered."""
+    commits, or shows each failed rule with the form as entered. Scheduling anything but a
+    test event needs a recent authentication."""
 
     required_capability = Cap.DISPATCH_EVENTS
     template_name = "dispatch/event_form.html"
     form_class = EventForm
+
+    def needs_recent_authentication(self, request) -> bool:
+        return "schedule" in request.POST and request.POST.get("event_type") != Event.Type.TEST
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "utility": self.request.utility}

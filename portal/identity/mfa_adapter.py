@@ -1,4 +1,5 @@
-"""allauth MFA adapter: roles that must use a second factor cannot switch it off."""
+"""allauth MFA adapter: roles that must use a second factor (program admins, the platform's
+staff) cannot switch it off."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ class PortalMFAAdapter(DefaultMFAAdapter):
     error_messages = {
         **DefaultMFAAdapter.error_messages,
         "cannot_delete_authenticator": (
-            "Your role (program admin) requires an authenticator app, so it cannot be turned "
-            "off. To move it to a new phone, contact the portal's platform team."
+            "Your role (program admin or platform staff) requires an authenticator app, so it "
+            "cannot be turned off. To move it to a new phone, contact the portal's platform team."
         ),
     }
 

@@ -182,6 +182,7 @@ def test_it_asks_for_the_password_again_once_the_sign_in_is_no_longer_fresh(clie
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
 
 
+@pytest.mark.forced_login_not_fresh
 def test_it_does_not_count_a_forced_login_as_a_fresh_sign_in(client, utility_a):
     client.force_login(make_member(Role.PROGRAM_ANALYST, utility=utility_a))
     response = client.get(reverse("mfa_activate_totp"))

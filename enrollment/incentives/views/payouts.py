@@ -14,6 +14,7 @@ from enrollment.incentives.choices import PayoutMethod
 from enrollment.incentives.forms import PayoutBatchForm
 from enrollment.incentives.models import PayoutBatch
 from enrollment.incentives.views.base import TEMPLATES, ActionPage, audit_history, utility_url
+from portal.identity.reauth import RecentAuthRequiredMixin
 from portal.roles import Cap
 from portal.views import UtilityViewMixin
 
@@ -36,7 +37,7 @@ class PayoutBatchListView(UtilityViewMixin, ListView):
         )
 
 
-class PayoutBatchCreateView(UtilityViewMixin, View):
+class PayoutBatchCreateView(RecentAuthRequiredMixin, UtilityViewMixin, View):
     required_capability = Cap.MANAGE_SETTLEMENT
     template_name = TEMPLATES + "payout_batch_form.html"
 
@@ -101,9 +102,10 @@ class PayoutBatchDetailView(UtilityViewMixin, DetailView):
         )
 
 
-class PayoutBatchExportView(UtilityViewMixin, View):
+class PayoutBatchExportView(RecentAuthRequiredMixin, UtilityViewMixin, View):
     """One method's payment file of a batch (POST: the first export moves the batch to
-    "exported", and every export is audited). The same batch always gives the same bytes."""
+    "exported", and every export is audited). The same batch always gives the same bytes.
+    Creating, exporting and marking a batch paid each need a recent authentication."""
 
     required_capability = Cap.MANAGE_SETTLEMENT
 
@@ -123,7 +125,7 @@ class PayoutBatchExportView(UtilityViewMixin, View):
         return response
 
 
-class PayoutBatchMarkPaidView(ActionPage):
+class PayoutBatchMarkPaidView(RecentAuthRequiredMixin, ActionPage):
     required_capability = Cap.MANAGE_SETTLEMENT
     title = "Mark payout batch #{obj.pk} paid"
     button = "Mark paid"

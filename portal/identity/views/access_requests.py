@@ -13,6 +13,7 @@ from django.views.generic import FormView, ListView
 
 from portal.identity import selectors
 from portal.identity.forms import DecisionForm, InstallerRequestAccessForm, RequestAccessForm
+from portal.identity.reauth import RecentAuthRequiredMixin
 from portal.identity.services.access_requests import (
     approve_access_request,
     reject_access_request,
@@ -120,8 +121,9 @@ class AccessRequestListView(UtilityViewMixin, ListView):
         return super().get_context_data(status=self.status, status_tabs=self.STATUS_TABS, **kwargs)
 
 
-class AccessRequestDetailView(UtilityViewMixin, View):
-    """One request and, while it is pending, the program admin's decision."""
+class AccessRequestDetailView(UtilityViewMixin, RecentAuthRequiredMixin, View):
+    """One request and, while it is pending, the program admin's decision (after a recent
+    authentication: approving lets a company work in the utility and invites its admin)."""
 
     required_capability = Cap.DECIDE_ACCESS_REQUESTS
     template_name = "identity/access_request_detail.html"

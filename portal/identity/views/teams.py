@@ -14,6 +14,7 @@ from django.views import View
 
 from portal.identity import selectors
 from portal.identity.forms import InvitationForm
+from portal.identity.reauth import RecentAuthRequiredMixin
 from portal.identity.services.errors import IdentityError
 from portal.identity.services.invitations import invite, resend_invitation, revoke_invitation
 from portal.identity.services.memberships import revoke_membership
@@ -77,8 +78,9 @@ class InstallerTeamMixin(LoginRequiredMixin):
         return reverse("installer_team", kwargs=self.url_kwargs)
 
 
-class TeamPage(View):
-    """Members, invitations and the invitation form. POST sends an invitation."""
+class TeamPage(RecentAuthRequiredMixin, View):
+    """Members, invitations and the invitation form. POST sends an invitation (after a
+    recent authentication, as every change to a team)."""
 
     template_name = "identity/team.html"
     invitations_per_page = 25
@@ -146,7 +148,7 @@ class TeamPage(View):
         return reverse(self.url_prefix + name, kwargs={**self.url_kwargs, "pk": pk})
 
 
-class TeamAction(View):
+class TeamAction(RecentAuthRequiredMixin, View):
     """Base for a change to one membership or invitation of the team: GET asks to confirm,
     POST does it. Looking the row up through the team's own queryset makes another
     organization's id a 404."""
