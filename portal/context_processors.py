@@ -58,6 +58,13 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "Billing",
+        [
+            (Cap.VIEW_BILLING, "utility:billing_dashboard", "Billing impact"),
+            (Cap.VIEW_BILLING, "utility:settlement_list", "Settlement runs"),
+        ],
+    ),
+    (
         "Administration",
         [
             (Cap.VIEW_MEMBERS, "utility:member_list", "Team"),

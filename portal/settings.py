@@ -384,6 +384,8 @@ DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(
     "DISPATCH_MEASURE_INLINE_MAX_VEHICLES", 2000, minimum=0
 )
 CELERY_BEAT_SCHEDULE = {
+    # Settlement runs whose chunks stopped moving (a worker lost mid-run) are sent again.
+    "billing.resume_settlement_runs": {"task": "billing.resume_settlement_runs", "schedule": 300.0},
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
     # Plan and issue commands for events whose notice time has passed.

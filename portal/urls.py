@@ -18,6 +18,7 @@ utility_patterns = [
     path("", include("enrollment.incentives.urls")),
     path("", include(interconnection_urls.utility_urlpatterns)),
     path("", include("dispatch.urls")),
+    path("", include("billing.urls")),
 ]
 
 urlpatterns = [

@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
+from tests.billing.isolation_cases import BILLING_CASES
 from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import DEVICES_CASES
 from tests.dispatch.isolation_cases import DISPATCH_CASES
@@ -79,6 +80,7 @@ UTILITY_CASES: dict[str, Case] = {
     **INCENTIVE_CASES,
     **INTERCONNECTION_CASES,
     **DISPATCH_CASES,
+    **BILLING_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in

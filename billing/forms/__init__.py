@@ -1,0 +1,1 @@
+"""Billing page forms, one module per area (validation only, no writes)."""
