@@ -9,18 +9,21 @@ from django import forms
 from enrollment.models import Program
 
 
-class MonthField(forms.CharField):
+class MonthField(forms.Field):
     """A calendar month as YYYY-MM, cleaned to its first day."""
 
+    widget = forms.TextInput(attrs={"maxlength": 7, "placeholder": "YYYY-MM"})
+
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 7)
         kwargs.setdefault("help_text", "YYYY-MM, in the utility's time zone.")
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        text = super().to_python(value).strip()
+        text = (value or "").strip()
         if not text:
             return None
+        if len(text) > 7:
+            raise forms.ValidationError("Enter a month as YYYY-MM, e.g. 2026-07.")
         try:
             year, month = (int(part) for part in text.split("-"))
             return date(year, month, 1)

@@ -155,19 +155,21 @@ EXPORT_KINDS = {"bill-credits": "bill_credit", "incentive-payouts": "payout"}
 
 def export_rows(*, run: SettlementRun, kind: str) -> Iterator[tuple]:
     """One row per account line with a non-zero amount in the file's column, in account
-    order; the reference (run, version, enrollment) lets the receiving system de-duplicate."""
+    order; the reference (run, version, enrollment) lets the receiving system de-duplicate.
+    The query is made here, inside the caller's scope; rows stream as the response is sent."""
     column = EXPORT_KINDS[kind]
-    qs = (
+    rows = (
         SettlementLine.objects.filter(run=run)
         .exclude(**{column: 0})
         .order_by("account_number", "enrollment_id")
         .values_list("enrollment_id", "account_number", "customer_name", column)
     )
-    for enrollment_id, account_number, name, amount in qs.iterator(chunk_size=2000):
-        yield (
-            f"SR{run.pk}-V{run.version}-E{enrollment_id}", account_number, name,
-            run.program.slug, run.period_label, f"{amount:.2f}", "USD",
-        )  # fmt: skip
+    fixed = (run.program.slug, run.period_label)
+    return (
+        (f"SR{run.pk}-V{run.version}-E{enrollment_id}", account_number, name, *fixed,
+         f"{amount:.2f}", "USD")
+        for enrollment_id, account_number, name, amount in rows.iterator(chunk_size=2000)
+    )  # fmt: skip
 
 
 def export_filename(*, run: SettlementRun, kind: str) -> str:
