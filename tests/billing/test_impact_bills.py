@@ -178,3 +178,20 @@ def test_a_session_plugged_in_before_the_month_counts_its_july_part(utility_a):
     assert line.charged_kwh == Decimal("42.000")
     assert line.bill_program == Decimal("14.20")
     assert line.bill_counterfactual == Decimal("21.20")
+
+
+def test_without_raw_readings_sessions_come_from_the_rollups(utility_a):
+    s.tariff(utility_a)
+    program = s.program(utility_a)
+    enrollment = s.enrolled(program)
+    s.managed_session(enrollment.vehicle, 10)
+    with scopes_disabled():
+        from devices.models import TelemetryReading
+
+        TelemetryReading.objects.filter(vehicle=enrollment.vehicle).delete()  # purged
+    line = _line(s.settle(program), enrollment)
+    # One session from 22:00, when charging started: the counterfactual cannot start at the
+    # unknown plug-in, so no shift is credited (full power from 22:00 is off-peak too).
+    assert line.sessions == 1
+    assert line.charged_kwh == Decimal("28.000")
+    assert line.bill_program == line.bill_counterfactual == Decimal("12.80")
