@@ -32,9 +32,10 @@ __all__ = [
 ]
 
 
-def looks_like_xml(data: bytes, filename: str = "") -> bool:
+def looks_like_xml(data: bytes) -> bool:
+    """XML by its content, whatever the file is called: markup first, or a UTF-16 BOM."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith((b"<", b"\xff\xfe", b"\xfe\xff")) or filename.lower().endswith(".xml")
+    return head.startswith((b"<", b"\xff\xfe", b"\xfe\xff"))
 
 
 def read_interval_file(
@@ -44,12 +45,13 @@ def read_interval_file(
     usage_point: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IntervalFile:
-    """Read a Green Button XML or a CSV interval file, told apart by content (then name).
+    """Read a Green Button XML or a CSV interval file, told apart by content (``filename`` is
+    only for messages: a name says nothing reliable about what a file holds).
 
     Raises ValueError subclasses for refused files: HostileXml, MalformedXml,
     IntervalFileError (MultipleUsagePoints lists the UsagePoints to choose from)."""
     if len(data) > max_bytes:
         raise IntervalFileError(f"the file is {len(data)} bytes, over the {max_bytes}-byte limit")
-    if looks_like_xml(data, filename):
+    if looks_like_xml(data):
         return read_green_button(data, usage_point=usage_point, max_bytes=max_bytes)
     return read_interval_csv(data)

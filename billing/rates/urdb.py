@@ -9,6 +9,7 @@ power...) is named in ``TariffSchedule.unsupported``: never silently dropped.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,9 +48,37 @@ UNSUPPORTED_KEYS = {
     "fueladjustmentsmonthly": "monthly fuel adjustments (fueladjustmentsmonthly)",
 }
 
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+
 # Schedules bigger than this are not tariffs; refuse before walking them.
 MAX_PERIODS = 48
 MAX_TIERS = 24
+
+
+def decode_document(data: bytes | str) -> Any:
+    """The JSON in an uploaded or pasted document, or ``TariffError`` saying why not."""
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > MAX_DOCUMENT_BYTES:
+        raise TariffError(f"The document is {size} bytes; at most {MAX_DOCUMENT_BYTES}.")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise TariffError("The document is not UTF-8 text.") from None
+    if not data.strip():
+        raise TariffError("The document is empty.")
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise TariffError(
+            f"Invalid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+        ) from None
+    except RecursionError:
+        raise TariffError("Invalid JSON: nested too deeply.") from None
+
+
+def _refuse_constant(name: str):
+    raise TariffError(f"Invalid JSON: {name} is not a number.")
 
 
 def parse_urdb(doc: Any) -> TariffSchedule:

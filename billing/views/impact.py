@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views import View
 
-from billing import charts
+from billing.charts import impact as charts
 from billing.forms.settlement import ProgramMonthForm
 from billing.models import SettlementLine
 from billing.selectors import impact as selectors

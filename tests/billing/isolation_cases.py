@@ -1,5 +1,5 @@
-"""Tenant-isolation cases for the billing pages (merged into the suite in
-tests/portal/test_tenant_isolation.py). Each area keeps its own block."""
+"""Tenant-isolation cases for the billing pages (merged into tests/portal/test_tenant_isolation.py).
+Each billing area keeps its own block."""
 
 from __future__ import annotations
 
@@ -8,20 +8,53 @@ from itertools import count
 from django_scopes import scopes_disabled
 
 from billing.models import SettlementDispute, SettlementLine, SettlementRun
+from tests.billing.factories import make_assignment, make_tariff
 from tests.isolation import Case, pk_kwargs
+
+# --- rates (tariffs and their assignments) ---------------------------------------------------
+_tariff_serial = count(1)
+
+
+def _tariff(utility):
+    # A make may run several times for one utility in one test: each tariff is its own.
+    return make_tariff(utility, name=f"{utility.name} Marker Tariff {next(_tariff_serial)}")
+
+
+def _assignment(utility):
+    return make_assignment(utility, tariff=_tariff(utility))
+
+
+def _tariff_name(tariff) -> str:
+    return tariff.name
+
+
+def _assigned_tariff_name(assignment) -> str:
+    return assignment.tariff.name
+
+
+TARIFF_CASES: dict[str, Case] = {
+    "utility:tariff_list": Case(make=_tariff, marker=_tariff_name),
+    "utility:tariff_import": Case(),
+    "utility:tariff_detail": Case(make=_tariff, kwargs=pk_kwargs, marker=_tariff_name),
+    "utility:tariff_assign": Case(make=_tariff, kwargs=pk_kwargs, marker=_tariff_name),
+    "utility:tariff_assignment_list": Case(make=_assignment, marker=_assigned_tariff_name),
+    "utility:tariff_assignment_end": Case(
+        make=_assignment, kwargs=pk_kwargs, marker=_assigned_tariff_name
+    ),
+}
 
 # --- settle: program impact and settlement runs ----------------------------------------------
 
-_serial = count(1)
+_run_serial = count(1)
 
 
 def _run(utility) -> SettlementRun:
     """A computed run (draft) with one line, its customer named after the utility."""
     from tests.billing import settle_support as s
 
-    program = s.program(utility, name=f"{utility.name} Marker Program {next(_serial)}")
+    program = s.program(utility, name=f"{utility.name} Marker Program {next(_run_serial)}")
     enrollment = s.enrolled(
-        program, customer_name=f"{utility.name} Marker Customer {next(_serial)}"
+        program, customer_name=f"{utility.name} Marker Customer {next(_run_serial)}"
     )
     run = s.settle(program)
     with scopes_disabled():
@@ -78,4 +111,4 @@ SETTLE_CASES: dict[str, Case] = {
     ),
 }
 
-BILLING_CASES: dict[str, Case] = {**SETTLE_CASES}
+BILLING_CASES: dict[str, Case] = {**TARIFF_CASES, **SETTLE_CASES}

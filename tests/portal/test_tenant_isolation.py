@@ -18,6 +18,7 @@ from portal import audit
 from portal.models import Membership
 from portal.roles import CAPABILITIES, UTILITY_ROLES, Role
 from tests.billing.isolation_cases import BILLING_CASES
+from tests.billing.meter_isolation_cases import METER_CASES
 from tests.customers.factories import ServiceAccountFactory
 from tests.devices.isolation_cases import DEVICES_CASES
 from tests.dispatch.isolation_cases import DISPATCH_CASES
@@ -81,6 +82,7 @@ UTILITY_CASES: dict[str, Case] = {
     **INTERCONNECTION_CASES,
     **DISPATCH_CASES,
     **BILLING_CASES,
+    **METER_CASES,
 }
 
 # Pages outside any utility that show no tenant data, or check their own access (tested in

@@ -1,0 +1,1 @@
+"""Billing list filters, one module per area: ``meter`` (meter imports)."""
