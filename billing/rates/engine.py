@@ -241,6 +241,8 @@ def _add(by_period: dict[int, Decimal], period: int, kwh: Decimal) -> None:
 
 
 def _energy_lines(schedule: TariffSchedule, usage: MonthUsage) -> list[LineItem]:
+    if not schedule.energy_periods:  # a tariff of fixed and demand charges only
+        return []
     lines = []
     month_kwh = usage.import_kwh
     for index in sorted(usage.import_kwh_by_period):
@@ -266,6 +268,8 @@ def _energy_lines(schedule: TariffSchedule, usage: MonthUsage) -> list[LineItem]
 
 
 def _export_lines(schedule: TariffSchedule, usage: MonthUsage) -> list[LineItem]:
+    if not schedule.energy_periods:
+        return []
     lines = []
     for index in sorted(usage.export_kwh_by_period):
         kwh = usage.export_kwh_by_period[index]

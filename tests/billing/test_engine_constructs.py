@@ -230,3 +230,20 @@ def test_schedule_survives_its_json_round_trip():
         }
     )
     assert TariffSchedule.from_json(schedule.to_json()) == schedule
+
+
+def test_a_tariff_without_energy_charges_bills_its_fixed_and_demand_charges():
+    schedule = parse_urdb(
+        {
+            "name": "Demand only",
+            "flatdemandstructure": [[{"rate": 5}]],
+            "fixedchargefirstmeter": 20,
+            "fixedchargeunits": "$/month",
+        }
+    )
+    (bill,) = compute_bills(
+        schedule, [at(LA, 2024, 6, 3, 12, kwh=4), at(LA, 2024, 6, 3, 13, kwh=-1)], LA
+    )
+    # fixed 20.00 + 4 kW × 5 = 20.00; total 40.00 (no energy or export lines)
+    assert [line.kind for line in bill.lines] == ["fixed", "demand"]
+    assert bill.total == Decimal("40.00")
