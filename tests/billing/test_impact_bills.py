@@ -195,3 +195,31 @@ def test_without_raw_readings_sessions_come_from_the_rollups(utility_a):
     assert line.sessions == 1
     assert line.charged_kwh == Decimal("28.000")
     assert line.bill_program == line.bill_counterfactual == Decimal("12.80")
+
+
+def test_the_bulk_tariff_lookup_agrees_with_tariff_for(utility_a):
+    from datetime import date
+
+    from billing.models import TariffAssignment
+    from billing.selectors.impact import tariffs_by_account
+    from billing.selectors.tariffs import tariff_for
+    from tests.customers.factories import ServiceAccountFactory
+
+    s.tariff(utility_a)  # residential class
+    own = s.tariff(utility_a, rate_class="small_commercial", name="Own Tariff")
+    accounts = [
+        ServiceAccountFactory(utility=utility_a, rate_class="residential") for _ in range(3)
+    ]
+    accounts.append(ServiceAccountFactory(utility=utility_a, rate_class="small_commercial"))
+    with scopes_disabled():
+        TariffAssignment.objects.create(
+            utility=utility_a, tariff=own, service_account=accounts[0],
+            effective_from=date(2026, 3, 1),
+        )  # fmt: skip
+    with scope(utility=utility_a.pk):
+        for on in (date(2026, 2, 1), date(2026, 7, 1)):
+            bulk = tariffs_by_account(accounts, on=on)
+            assert {a.pk: tariff_for(a, on) for a in accounts} == {
+                a.pk: bulk.get(a.pk) for a in accounts
+            }
+        assert tariffs_by_account(accounts, on=date(2026, 7, 1))[accounts[0].pk] == own
