@@ -53,10 +53,17 @@ def month_start(*, year: int, month: int, today: date) -> date:
 
 
 def start_run(
-    *, program: Program, period_start: date, actor: User | None, chunk_size: int = CHUNK_SIZE
+    *,
+    program: Program,
+    period_start: date,
+    actor: User | None,
+    chunk_size: int = CHUNK_SIZE,
+    send_to_workers: bool = True,
 ) -> SettlementRun:
     """A new version of the program's settlement for the month (version 1, or the latest
-    + 1 with ``previous`` pointing at it), its enrollments split into chunks for workers."""
+    + 1 with ``previous`` pointing at it), its enrollments split into chunks for workers
+    (``send_to_workers=False``: the caller computes them with ``compute_chunk`` — the demo
+    seed and the benchmark, which run without a worker)."""
     if period_start.day != 1:
         raise errors.InvalidPeriod("A settlement period starts on the first of a month.")
     month = Month.of(period_start, program.utility.tzinfo)
@@ -94,7 +101,8 @@ def start_run(
         )
         if not chunks:
             _complete_if_done(run)
-        _enqueue(run, [c.pk for c in chunks])
+        if send_to_workers:
+            _enqueue(run, [c.pk for c in chunks])
     return run
 
 
