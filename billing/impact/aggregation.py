@@ -11,9 +11,12 @@ The series per enrollment:
 * without premise meter data: the EV's own 15-minute series, actual and counterfactual.
 
 The EV's 15-minute values are binned to the meter's interval length (e.g. an hour) before
-the join. The TOU period of an interval comes from the tariff's 12×24 schedules, looked up
-in an array indexed by the local month, weekday/weekend and hour (``slot_of``). GROUPING
-SETS give, in one pass, the energy per energy period and the maximum kW per demand period.
+the join. The TOU period of an interval comes from the tariff's 12×24 schedules: Python
+works out each 15-minute slot of the month once (``month_slots``: local month, weekday or
+weekend, hour — the engine's own ``energy_period_at`` / ``demand_period_at``, so DST and
+every zone come out as the engine's), and the SQL joins the rows to those few thousand
+slots on their 15-minute bin instead of converting every row to local time. GROUPING SETS
+give, in one pass, the energy per energy period and the maximum kW per demand period.
 """
 
 from __future__ import annotations
@@ -21,34 +24,43 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 
 from billing.models import MeterInterval
 from devices.models import TelemetryRollup
 
-SLOTS = 12 * 2 * 24
 MILLI = Decimal("0.001")
+WORK_MEM = "64MB"
+SLOT = timedelta(minutes=15)
 
 
-def slot_of(month: int, weekend: bool, hour: int) -> int:
-    """The 1-based array index of a local (month 1–12, weekend?, hour) — the SQL below
-    computes the same from the interval's local start time."""
-    return (month - 1) * 48 + (24 if weekend else 0) + hour + 1
+@dataclass(frozen=True)
+class MonthSlots:
+    """Every 15-minute slot of [start, end) with its energy and demand period, as arrays."""
+
+    starts: list[datetime]
+    energy_periods: list[int]
+    demand_periods: list[int]  # 0 everywhere when the tariff has no TOU demand schedule
+
+    def params(self) -> dict:
+        return {"slot_starts": self.starts, "slot_energy": self.energy_periods,
+                "slot_demand": self.demand_periods}  # fmt: skip
 
 
-def period_lookup(weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]) -> list[int]:
-    """A tariff's two 12×24 schedules as one array of ``SLOTS`` period indexes; no schedule
-    (e.g. no demand charges) is period 0 everywhere."""
-    lookup = [0] * SLOTS
-    for month in range(1, 13):
-        for hour in range(24):
-            for is_weekend, table in ((False, weekday), (True, weekend)):
-                if table:
-                    lookup[slot_of(month, is_weekend, hour) - 1] = int(table[month - 1][hour])
-    return lookup
+def month_slots(schedule, *, start: datetime, end: datetime, tz) -> MonthSlots:
+    starts, energy, demand = [], [], []
+    moment = start.astimezone(UTC)
+    while moment < end:
+        local = moment.astimezone(tz)
+        weekend = local.weekday() >= 5
+        starts.append(moment)
+        energy.append(schedule.energy_period_at(local.month, local.hour, weekend=weekend))
+        demand.append(schedule.demand_period_at(local.month, local.hour, weekend=weekend) or 0)
+        moment += SLOT
+    return MonthSlots(starts, energy, demand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +111,9 @@ def meter_seconds(account_ids: Iterable[int], *, start: datetime, end: datetime)
 
 _SQL = """
 WITH subject AS (
-    SELECT * FROM unnest(%(enrollments)s::bigint[], %(vehicles)s::bigint[],
-                         %(accounts)s::bigint[], %(seconds)s::int[])
+    SELECT s.*, make_interval(secs => greatest(s.seconds, 900)) AS bin
+    FROM unnest(%(enrollments)s::bigint[], %(vehicles)s::bigint[],
+                %(accounts)s::bigint[], %(seconds)s::int[])
         AS s(enrollment_id, vehicle_id, account_id, seconds)
 ),
 ev_raw AS (
@@ -118,8 +131,7 @@ ev_raw AS (
 ),
 ev AS (
     SELECT s.enrollment_id, s.seconds,
-           date_bin(make_interval(secs => greatest(s.seconds, 900)), e.start,
-                    TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start,
+           date_bin(s.bin, e.start, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS start,
            sum(e.actual_kwh) AS actual_kwh, sum(e.cf_kwh) AS cf_kwh,
            sum(e.discharged_kwh) AS discharged_kwh
     FROM ev_raw e JOIN subject s USING (vehicle_id)
@@ -141,15 +153,15 @@ series AS (
            ev.actual_kwh + ev.discharged_kwh, ev.cf_kwh
     FROM ev WHERE ev.seconds = 0
 ),
+slots AS (
+    SELECT * FROM unnest(%(slot_starts)s::timestamptz[], %(slot_energy)s::int[],
+                         %(slot_demand)s::int[]) AS p(start, energy_period, demand_period)
+),
 periods AS (
-    SELECT series.*, (%(energy)s::int[])[slot] AS energy_period,
-           (%(demand)s::int[])[slot] AS demand_period
-    FROM series, LATERAL (
-        SELECT (extract(month FROM local)::int - 1) * 48
-               + (extract(isodow FROM local)::int >= 6)::int * 24
-               + extract(hour FROM local)::int + 1 AS slot
-        FROM (SELECT series.start AT TIME ZONE %(tz)s AS local) l
-    ) slots
+    SELECT series.*, slots.energy_period, slots.demand_period
+    FROM series JOIN slots
+      ON slots.start = date_bin(interval '15 minutes', series.start,
+                                TIMESTAMPTZ '2000-01-01 00:00:00+00')
 )
 SELECT enrollment_id, GROUPING(energy_period) = 0 AS by_energy,
        coalesce(energy_period, demand_period) AS period,
@@ -173,9 +185,7 @@ def month_aggregates(
     counterfactual: Sequence[tuple[int, datetime, float]],
     start: datetime,
     end: datetime,
-    tz: str,
-    energy_lookup: Sequence[int],
-    demand_lookup: Sequence[int],
+    slots: MonthSlots,
 ) -> dict[int, MonthAggregates]:
     """The month's aggregates per enrollment of ``subjects`` (who share one tariff).
     ``counterfactual`` holds (vehicle id, interval start, kWh) of the unmanaged charging."""
@@ -190,12 +200,12 @@ def month_aggregates(
         "cf_kwh": [c[2] for c in counterfactual],
         "start": start,
         "end": end,
-        "tz": tz,
-        "energy": list(energy_lookup),
-        "demand": list(demand_lookup),
+        **slots.params(),
     }
     out: dict[int, MonthAggregates] = defaultdict(MonthAggregates)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The month of a chunk's rows is sorted and hashed in memory, not on disk.
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
         cursor.execute(sql, params)
         for row in cursor.fetchall():
             (enrollment_id, by_energy, period, imp, exp, cf_imp, cf_exp,
@@ -216,27 +226,29 @@ def month_aggregates(
 
 
 REFERENCE_SQL = """
-SELECT m.service_account_id, extract(month FROM l.local)::int AS month,
-       (%(energy)s::int[])[(extract(month FROM l.local)::int - 1) * 48
-           + (extract(isodow FROM l.local)::int >= 6)::int * 24
-           + extract(hour FROM l.local)::int + 1] AS period,
-       sum(m.kwh)
-FROM {meter} m, LATERAL (SELECT m.start AT TIME ZONE %(tz)s AS local) l
+WITH slots AS (
+    SELECT * FROM unnest(%(slot_starts)s::timestamptz[], %(slot_energy)s::int[],
+                         %(slot_demand)s::int[]) AS p(start, energy_period, demand_period)
+)
+SELECT m.service_account_id, %(month)s AS month, slots.energy_period, sum(m.kwh)
+FROM {meter} m
+JOIN slots ON slots.start = date_bin(interval '15 minutes', m.start,
+                                     TIMESTAMPTZ '2000-01-01 00:00:00+00')
 WHERE m.service_account_id = ANY(%(accounts)s) AND m.start >= %(start)s AND m.start < %(end)s
 GROUP BY 1, 2, 3
 """
 
 
 def energy_by_account_month_period(
-    *, account_ids: Sequence[int], start: datetime, end: datetime, tz: str, energy_lookup
+    *, account_ids: Sequence[int], start: datetime, end: datetime, slots: MonthSlots
 ) -> int:
     """One plain SQL aggregation of the meter rows (energy per account, month and TOU
-    period): the yardstick the settlement's speed is measured against. Returns its rows."""
+    period, the period found as the settlement finds it): the yardstick the settlement's
+    speed is measured against. Returns the number of groups."""
     sql = REFERENCE_SQL.format(meter=MeterInterval._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {"accounts": list(account_ids), "start": start, "end": end, "tz": tz,
-             "energy": list(energy_lookup)},
-        )  # fmt: skip
+    params = {"accounts": list(account_ids), "start": start, "end": end,
+              "month": start.month, **slots.params()}  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        cursor.execute(sql, params)
         return len(cursor.fetchall())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Month:
             start=datetime.combine(first_day, time(), tzinfo=tz),
             end=datetime.combine(following, time(), tzinfo=tz),
         )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
 
     @property
     def days(self) -> int:

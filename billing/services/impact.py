@@ -132,9 +132,7 @@ def _bill_group(tariff: Tariff, group, *, month: Month, seconds, counterfactual,
         counterfactual=[c for c in counterfactual if c[0] in vehicles],
         start=month.start,
         end=month.end,
-        tz=month.tz_name,
-        energy_lookup=aggregation.period_lookup(schedule.energy_weekday, schedule.energy_weekend),
-        demand_lookup=aggregation.period_lookup(schedule.demand_weekday, schedule.demand_weekend),
+        slots=aggregation.month_slots(schedule, start=month.start, end=month.end, tz=month.tz),
     )  # fmt: skip
     out = {}
     for e in group:

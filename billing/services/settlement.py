@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from billing.impact.period import Month
@@ -277,12 +277,3 @@ def resolve_dispute(*, dispute_id: int, note: str, actor: User) -> SettlementDis
                      obj=dispute, actor=actor, from_state=before, to_state=dispute.status,
                      comment=note)  # fmt: skip
     return dispute
-
-
-def latest_version(*, program: Program, period_start: date) -> int:
-    return (
-        SettlementRun.objects.filter(program=program, period_start=period_start).aggregate(
-            v=Max("version")
-        )["v"]
-        or 0
-    )
