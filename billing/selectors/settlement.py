@@ -19,13 +19,17 @@ DIFF_FIELDS = ("bill_savings", "incentives_earned", "bill_credit", "payout", "ne
 
 
 def runs() -> QuerySet[SettlementRun]:
-    return SettlementRun.objects.select_related(
-        "program", "created_by", "reviewed_by", "approved_by", "exported_by"
-    ).annotate(
-        chunks_total=Count("chunks", distinct=True),
-        chunks_done=Count(
-            "chunks", filter=Q(chunks__status=SettlementChunk.Status.DONE), distinct=True
-        ),
+    return (
+        SettlementRun.objects.select_related(
+            "program", "created_by", "reviewed_by", "approved_by", "exported_by"
+        )
+        .annotate(
+            chunks_total=Count("chunks", distinct=True),
+            chunks_done=Count(
+                "chunks", filter=Q(chunks__status=SettlementChunk.Status.DONE), distinct=True
+            ),
+        )
+        .order_by("-period_start", "program__name", "-version")
     )
 
 
