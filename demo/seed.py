@@ -4,7 +4,7 @@ optional large tenant for benchmarks.
 Everything is keyed on natural keys (slugs, emails, account numbers), so seeding twice
 creates nothing new. This module orchestrates; the definitions and the functions that create
 them are in ``organizations``, ``logins``, ``customers`` and ``scale`` (and ``programs``,
-``fleet``, ``events``, ``incentives``, ``interconnection``, ``simulator``).
+``fleet``, ``events``, ``incentives``, ``interconnection``, ``simulator``, ``billing``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
         )
     _seed_fleet(utilities=utilities)
     from demo.authorizations import ensure_demo_codes
+    from demo.billing import ensure_demo_billing
     from demo.events import ensure_demo_events
     from demo.incentives import ensure_demo_incentives
     from demo.interconnection import ensure_demo_interconnection
@@ -82,6 +83,7 @@ def seed_demo(*, customers_per_utility: int = CUSTOMERS_PER_DEMO_UTILITY) -> See
         ensure_demo_incentives(utility=utilities[spec.slug])
         analyze_seeded_tables()
         ensure_demo_events(utility=utilities[spec.slug])
+        ensure_demo_billing(utility=utilities[spec.slug])
     report.logins = login_rows(LOGINS)
     return report
 

@@ -62,6 +62,8 @@ UTILITY_MENU: list[tuple[str, list[tuple[str, str, str]]]] = [
         [
             (Cap.VIEW_BILLING, "utility:tariff_list", "Tariffs"),
             (Cap.VIEW_BILLING, "utility:meter_import_list", "Meter data"),
+            (Cap.VIEW_BILLING, "utility:billing_dashboard", "Billing impact"),
+            (Cap.VIEW_BILLING, "utility:settlement_list", "Settlement runs"),
         ],
     ),
     (

@@ -76,6 +76,8 @@ class Cap:
     IMPORT_CUSTOMERS = "customers.import"
     VIEW_BILLING = "billing.view"
     MANAGE_SETTLEMENT = "settlement.manage"
+    # Approving a reviewed settlement run; the services also refuse the person who reviewed it.
+    APPROVE_SETTLEMENT = "settlement.approve"
     # Installer / AHJ workspace capabilities.
     INSTALLER_WORKSPACE = "installer.workspace"
     MANAGE_INSTALLER_COMPANY = "installer.manage_company"
@@ -112,6 +114,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
             Cap.DECIDE_ACCESS_REQUESTS,
             Cap.MANAGE_PROGRAMS,
             Cap.REVIEW_ENROLLMENTS,
+            Cap.APPROVE_SETTLEMENT,
         }
     ),
     Role.PROGRAM_ANALYST: frozenset(

@@ -464,6 +464,8 @@ DISPATCH_MEASURE_INLINE_MAX_VEHICLES = env_int(
 CELERY_BEAT_SCHEDULE = {
     # Seal new audit rows into their utility's hash chain (manage.py verify_audit_chain).
     "portal.seal_audit_chain": {"task": "portal.seal_audit_chain", "schedule": 60.0},
+    # Settlement runs whose chunks stopped moving (a worker lost mid-run) are sent again.
+    "billing.resume_settlement_runs": {"task": "billing.resume_settlement_runs", "schedule": 300.0},
     # Safety net: re-queue deliveries that a lost message or a dead worker left behind.
     "devices.sweep_pending_commands": {"task": "devices.sweep_pending_commands", "schedule": 60.0},
     # Plan and issue commands for events whose notice time has passed.

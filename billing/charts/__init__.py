@@ -1,2 +1,2 @@
 """Billing chart geometry (drawn by templates, see portal.charts), one module per area:
-``meter`` (daily premise energy)."""
+``meter`` (daily premise energy), ``impact`` (the billing-impact dashboard)."""

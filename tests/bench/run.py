@@ -217,6 +217,10 @@ def main() -> None:
 
     run_delivery_benchmark()
 
+    from tests.bench.billing_bench import run_settlement_benchmark
+
+    run_settlement_benchmark()
+
 
 if __name__ == "__main__":
     main()

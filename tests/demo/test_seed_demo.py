@@ -16,6 +16,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from demo.customers import CUSTOMERS_PER_DEMO_UTILITY
@@ -395,3 +396,28 @@ def test_it_prints_customer_authorization_codes_that_work(demo_world):
             utility=utility, account_number=number, zip_code=zip_code, code=code, party=party
         )
     assert account.account_number == number
+
+
+def test_demo_billing_has_a_tariff_assignments_and_last_months_settlement(demo_world):
+    from billing.models import SettlementRun, Tariff, TariffAssignment
+
+    for slug in ("pvp", "frec"):
+        utility = Utility.objects.get(slug=slug)
+        with scope(utility=utility.pk):
+            (tariff,) = Tariff.objects.all()
+            assert tariff.supported and tariff.document["utility"] == utility.name
+            assert set(TariffAssignment.objects.values_list("rate_class", flat=True)) == set(
+                ServiceAccount.RateClass.values
+            )
+            (run,) = SettlementRun.objects.all()
+            assert run.status == SettlementRun.Status.DRAFT and run.version == 1
+            assert run.period_start.day == 1 and run.period_start < timezone.localdate()
+            assert run.totals["lines"] == run.enrollment_count > 0
+    before = _counts_of(Tariff, TariffAssignment, SettlementRun)
+    seed()
+    assert _counts_of(Tariff, TariffAssignment, SettlementRun) == before
+
+
+def _counts_of(*models) -> dict[str, int]:
+    with scopes_disabled():
+        return {m.__name__: m.objects.count() for m in models}
