@@ -11,11 +11,17 @@ Every (event id, modification number) is recorded once (``GridSignal``): a repea
 gets the same answer and changes nothing.
 
 Mapping: the ``market_context`` picks the program (``GridSignalRoute``); the event type is
-the route's, else the program kind's; ``SIMPLE`` level 3 in any interval makes it an
-emergency. The target is the ``LOAD_DISPATCH`` setpoint in kW — its ``itemUnits`` (W) times
-its ``siScaleCode`` (k = ×1000), the largest over the intervals — else all available. An event
-whose only signals are ``SIMPLE`` level 0 or prices dispatches nothing (answered optIn, as
-the VEN follows it: normal operation). A test event is answered and recorded, never actuated.
+the route's, else the program kind's. The target follows the event's intervals
+(``Event.target_profile``, one row per stretch of the event where the signals hold still):
+the ``LOAD_DISPATCH`` setpoint in kW — its ``itemUnits`` (W) times its ``siScaleCode``
+(k = ×1000) — where it is given, else all available where ``SIMPLE`` is above level 0 (or a
+signal other than a price calls), nothing where ``SIMPLE`` is level 0 or only prices are
+sent. ``SIMPLE`` level 3 is the portal's emergency for that interval only: an event that is
+level 3 throughout is an emergency event; one with some level-3 intervals keeps its type,
+records the level per interval and is an emergency while such an interval runs
+(``Event.emergency_at``; the guardrails' emergency waivers apply to it, as they decide
+whether it can be scheduled at all). An event that asks for nothing in any interval
+dispatches nothing (answered optIn, as the VEN follows it: normal operation). A test event is answered and recorded, never actuated.
 The start is the active period's ``dtstart`` (an event called to start now begins at the next
 minute), ``tolerance/startafter`` is each vehicle's randomized-start window, the OpenADR
 priority (the lower the number the higher the priority, 0 = none) becomes the portal's
@@ -41,7 +47,14 @@ from django_scopes import scope, scopes_disabled
 
 from dispatch import selectors
 from dispatch.grid.oadr2b_xml import SI_SCALE, VtnEvent
-from dispatch.models import DispatchGroup, Event, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.models import (
+    EMERGENCY_LEVEL,
+    DispatchGroup,
+    Event,
+    GridSignal,
+    GridSignalRoute,
+    GridSignalSource,
+)
 from dispatch.services import events as event_services
 from dispatch.services.errors import EventError
 from enrollment.models import Program
@@ -82,8 +95,9 @@ class Called:
     starts_at: datetime
     duration_minutes: int
     randomize_minutes: int
-    target_kw: float | None
+    target_kw: float | None  # the highest setpoint of the profile
     level: float | None
+    profile: tuple[dict, ...]  # Event.target_profile rows, offsets from starts_at
     dispatches: bool  # False: only level 0 or price signals
     priority: int  # the portal's priority (higher wins)
     group_names: tuple[str, ...]
@@ -93,6 +107,12 @@ class Called:
     @property
     def cancelled(self) -> bool:
         return self.status == "cancelled"
+
+    @property
+    def emergency_throughout(self) -> bool:
+        """Every interval that dispatches is SIMPLE level 3."""
+        calling = [row for row in self.profile if row["target_kw"] != 0]
+        return bool(calling) and all((row["level"] or 0) >= EMERGENCY_LEVEL for row in calling)
 
 
 def _minutes(value: timedelta) -> int:
@@ -119,21 +139,9 @@ def read_event(vtn_event: VtnEvent) -> Called:
     duration = _minutes(vtn_event.duration)
     if duration <= 0 and not vtn_event.cancelled:
         raise Malformed("The event has no duration.")
-    target_kw = level = None
-    dispatches = not vtn_event.signals  # no signal at all: the event itself is the call
-    for signal in vtn_event.signals:
-        values = [i.value for i in signal.intervals]
-        if not values:
-            continue
-        if signal.name == "LOAD_DISPATCH":
-            kw = max(setpoint_kw(v, units=signal.units, scale=signal.scale) for v in values)
-            target_kw = max(target_kw or 0.0, kw)
-            dispatches = dispatches or kw > 0
-        elif signal.name == "SIMPLE":
-            level = max(level or 0.0, max(values))
-            dispatches = dispatches or level > 0
-        elif signal.name not in PRICE_SIGNALS:
-            dispatches = True  # e.g. LOAD_CONTROL: a call to act, all available
+    profile = target_profile(vtn_event)
+    targets_kw = [row["target_kw"] for row in profile if row["target_kw"]]
+    levels = [row["level"] for row in profile if row["level"] is not None]
     targets = vtn_event.targets
     unhonoured = [f"{kind} targets" for kind in targets.other_kinds]
     if targets.party_ids:
@@ -149,9 +157,10 @@ def read_event(vtn_event: VtnEvent) -> Called:
         starts_at=vtn_event.starts_at,
         duration_minutes=duration,
         randomize_minutes=_minutes(vtn_event.start_after),
-        target_kw=target_kw or None,
-        level=level,
-        dispatches=dispatches,
+        target_kw=max(targets_kw, default=None),
+        level=max(levels, default=None),
+        profile=profile,
+        dispatches=any(row["target_kw"] != 0 for row in profile),
         priority=portal_priority(vtn_event.priority),
         group_names=targets.group_ids,
         resource_ids=targets.resource_ids,
@@ -159,8 +168,82 @@ def read_event(vtn_event: VtnEvent) -> Called:
     )
 
 
+def _spans(signal, *, ends_at: datetime) -> list[tuple[datetime, datetime, float]]:
+    """(start, end, value) of each interval; a zero duration lasts until the next interval
+    (or the event's end), as OpenLEADR writes a single interval for the whole event."""
+    spans = []
+    intervals = sorted(signal.intervals, key=lambda i: i.starts_at)
+    for n, interval in enumerate(intervals):
+        end = interval.starts_at + interval.duration
+        if interval.duration <= timedelta(0):
+            end = intervals[n + 1].starts_at if n + 1 < len(intervals) else ends_at
+        spans.append((interval.starts_at, end, interval.value))
+    return spans
+
+
+def _value_at(spans, moment: datetime) -> float | None:
+    return next((v for start, end, v in spans if start <= moment < end), None)
+
+
+def target_profile(vtn_event: VtnEvent) -> tuple[dict, ...]:
+    """The event's target interval by interval (``Event.target_profile`` rows, offsets from
+    the event's start): cut wherever a signal's interval starts or ends, merged where nothing
+    changes."""
+    starts_at = vtn_event.starts_at
+    ends_at = starts_at + vtn_event.duration
+    signals = [(sig, _spans(sig, ends_at=ends_at)) for sig in vtn_event.signals]
+    cuts = {starts_at, ends_at}
+    for _, spans in signals:
+        cuts.update(t for start, end, _ in spans for t in (start, end) if starts_at < t < ends_at)
+    rows: list[dict] = []
+    points = sorted(cuts)
+    for begin, end in zip(points, points[1:], strict=False):
+        middle = begin + (end - begin) / 2
+        dispatch_kw = level = None
+        calls = not signals  # no signal at all: the event itself is the call
+        for signal, spans in signals:
+            value = _value_at(spans, middle)
+            if value is None:
+                continue
+            if signal.name == "LOAD_DISPATCH":
+                kw = setpoint_kw(value, units=signal.units, scale=signal.scale)
+                dispatch_kw = max(dispatch_kw or 0.0, kw)
+            elif signal.name == "SIMPLE":
+                level = max(level or 0.0, value)
+            elif signal.name not in PRICE_SIGNALS:
+                calls = True  # e.g. LOAD_CONTROL: a call to act, all available
+        if dispatch_kw is not None:
+            target = round(dispatch_kw, 6)
+        elif (level or 0) > 0 or calls:
+            target = None
+        else:
+            target = 0.0
+        offset = _minutes(begin - starts_at)
+        row = {"offset_minutes": offset, "duration_minutes": _minutes(end - starts_at) - offset,
+               "target_kw": target, "level": level}  # fmt: skip
+        if row["duration_minutes"] <= 0:
+            continue
+        if rows and (rows[-1]["target_kw"], rows[-1]["level"]) == (target, level):
+            rows[-1]["duration_minutes"] += row["duration_minutes"]
+        else:
+            rows.append(row)
+    return tuple(rows)
+
+
+def shifted_profile(profile, *, by_minutes: int, duration_minutes: int) -> list[dict]:
+    """The profile of what is left of an event called to start ``by_minutes`` later (an event
+    already running at the VTN starts at the next minute here)."""
+    rows = []
+    for row in profile:
+        begin = max(0, row["offset_minutes"] - by_minutes)
+        end = min(duration_minutes, row["offset_minutes"] + row["duration_minutes"] - by_minutes)
+        if end > begin:
+            rows.append({**row, "offset_minutes": begin, "duration_minutes": end - begin})
+    return rows
+
+
 def event_type_for(route: GridSignalRoute, called: Called) -> str:
-    if called.level is not None and called.level >= 3:
+    if called.emergency_throughout:
         return Event.Type.EMERGENCY
     return route.event_type or _TYPE_BY_KIND[route.program.kind]
 
@@ -202,6 +285,7 @@ def receive_openadr_event(
             starts_at=vtn_event.starts_at,
             duration_minutes=called.duration_minutes if called else None,
             target_kw=called.target_kw if called else None,
+            target_profile=list(called.profile) if called else [],
             test_event=vtn_event.test_event,
             response=response,
             outcome=outcome[:500],
@@ -327,6 +411,11 @@ def _schedule(source, route, called: Called, *, now: datetime, replaces: Event |
         duration = int((ends_at - starts_at).total_seconds() // 60)
         if duration <= 0:
             return None, OPT_OUT, "The event is over (or about to be); nothing was scheduled."
+    profile = shifted_profile(
+        called.profile,
+        by_minutes=int((starts_at - called.starts_at).total_seconds() // 60),
+        duration_minutes=duration,
+    )
     notice = min(MAX_NOTICE_MINUTES, int((starts_at - now).total_seconds() // 60))
     try:
         event = event_services.schedule_event(
@@ -338,6 +427,7 @@ def _schedule(source, route, called: Called, *, now: datetime, replaces: Event |
             notification_lead_minutes=notice,
             randomize_start_minutes=min(called.randomize_minutes, duration),
             target_kw=called.target_kw,
+            target_profile=profile,
             priority=called.priority,
             source=Event.Source.GRID_PROTOCOL,
             actor=None,
@@ -360,6 +450,11 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
     same_terms = (
         previous.starts_at == called.starts_at
         and previous.target_kw == called.target_kw
+        # (a signal recorded before profiles were kept has none to compare)
+        and (
+            not previous.target_profile
+            or _without_end(previous.target_profile) == _without_end(called.profile)
+        )
         and current.program_id == route.program_id
         and current.event_type == event_type_for(route, called)
         and current.priority == called.priority
@@ -380,6 +475,14 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
             return current, OPT_OUT, f"Event #{current.pk} not extended: {exc.message}"
         return current, OPT_IN, f"Extended event #{current.pk} by {longer_by} min."
     return _replace(source, route, current, called, now=now)
+
+
+def _without_end(profile) -> list[dict]:
+    """The profile but for the last interval's length (an extension lengthens it)."""
+    rows = [dict(row) for row in profile]
+    if rows:
+        rows[-1].pop("duration_minutes")
+    return rows
 
 
 def _replace(source, route, current: Event, called: Called, *, now: datetime):

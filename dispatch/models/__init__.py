@@ -2,7 +2,7 @@
 and who took part (``participants``), and grid signals — sources, routes, received signals,
 VTN events and the protocol message log (``grid``)."""
 
-from dispatch.models.events import DispatchGroup, Event
+from dispatch.models.events import EMERGENCY_LEVEL, DispatchGroup, Event, ProfileStep
 from dispatch.models.grid import (
     GridEvent,
     GridMessage,
@@ -14,6 +14,7 @@ from dispatch.models.grid import (
 from dispatch.models.participants import EventParticipant, EventPlanRun
 
 __all__ = [
+    "EMERGENCY_LEVEL",
     "DispatchGroup",
     "Event",
     "EventParticipant",
@@ -24,4 +25,5 @@ __all__ = [
     "GridSignal",
     "GridSignalRoute",
     "GridSignalSource",
+    "ProfileStep",
 ]
