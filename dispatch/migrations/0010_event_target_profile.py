@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dispatch', '0009_grid_opt_schedules'),
+        ("dispatch", "0009_grid_opt_schedules"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='event',
-            name='target_profile',
+            model_name="event",
+            name="target_profile",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='gridsignal',
-            name='target_profile',
+            model_name="gridsignal",
+            name="target_profile",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from portal.models import TenantOwned
 
-
 # OpenADR ``SIMPLE`` level 3 ("special"): the portal's emergency treatment.
 EMERGENCY_LEVEL = 3
 
