@@ -499,14 +499,14 @@ def step_shares(event: EventInput, committed_kw: tuple[float, ...]) -> tuple[flo
     would over-deliver at full power, so every vehicle runs at ``goal / committed`` there
     (committed: the least over the planning intervals the step overlaps, so each of them still
     meets its goal), 0 for a step that asks for nothing. The highest step, a step asking for
-    everything available, and an event without a profile run at full power."""
+    everything available, and an event without a profile run at full power (``()``)."""
     if not event.steps:
         return ()
-    top = event.goal_kw
+    top = max(event.step_goal_kw(step) for step in event.steps)
     shares = []
     for step in event.steps:
         goal = event.step_goal_kw(step)
-        if top is None or goal == math.inf or goal >= top:
+        if goal >= top:
             shares.append(1.0 if goal > 0 else 0.0)
             continue
         within = [
