@@ -21,7 +21,7 @@ from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand
 from devices.services.commands import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from dispatch.models import Event
-from dispatch.planning import planner
+from dispatch.planning import planner, profile
 from dispatch.planning.inputs import opted_out_vehicles
 from dispatch.planning.precedence import held_elsewhere
 from portal.models import PartnerAgreement
@@ -71,7 +71,7 @@ def command_specs(
     """One command per assignment over its active window (from ``not_before`` at the
     earliest: a reserve brought in mid-event starts now); none for a window already over."""
     command_kind = COMMAND_KIND[kind]
-    shares = planner.step_shares(plan.event, plan.committed_kw)
+    shares = profile.step_shares(plan.event, plan.committed_kw)
     specs = []
     for a in plan.selected if assignments is None else assignments:
         begins, ends = active_window(plan.event.start, a, plan.event.end)

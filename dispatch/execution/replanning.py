@@ -22,7 +22,7 @@ from dispatch.execution.commands import (
 )
 from dispatch.execution.participants import Role, assignment_of, count_reasons, record_run
 from dispatch.models import Event, EventParticipant, EventPlanRun
-from dispatch.planning import planner, precedence
+from dispatch.planning import planner, precedence, profile
 from dispatch.planning.inputs import event_input, offline_after, opted_out_vehicles
 from portal.audit import record
 
@@ -54,7 +54,7 @@ def _shortfall(p: EventParticipant, state: LatestState, now: datetime, share: fl
 
 def share_at(plan_event: planner.EventInput, committed_kw, moment: datetime) -> float:
     """The share of its planned power a dispatched vehicle is asked for at ``moment``."""
-    shares = planner.step_shares(plan_event, tuple(committed_kw))
+    shares = profile.step_shares(plan_event, tuple(committed_kw))
     for step, share in zip(plan_event.steps, shares, strict=True):
         if step.start <= moment < step.end:
             return share

@@ -31,6 +31,13 @@ energy to offer, then vehicle id) and added while some interval's committed kW i
 reserve. With ``target_kw=None`` every eligible vehicle is dispatched. Hence, per interval,
 committed ≥ min(goal, everything the eligible fleet could give in that interval).
 
+Target profiles (``EventInput.steps``, an event whose target changes from one interval to the
+next): each planning interval's goal is the highest step goal it overlaps, so the fleet is
+sized interval by interval (for the highest one overall); ``step_shares`` then gives the share
+of its planned power each dispatched vehicle runs at in each step, so what is commanded
+follows each step's target rather than the highest. The energy, floor and trip checks stay
+those of full power throughout: a vehicle asked for less only keeps more in its battery.
+
 Eligibility is the same for every kind: plugged in (or expected to be at the start), not
 opted out, under ``events_per_month`` (applied to pre-charge and V1G too, to be safe), some
 hours allowed per event, and not departing before the event ends. The trip floor (SoC needed
@@ -487,33 +494,3 @@ def replan(
         excluded=excluded,
     )
     return Replan(plan=new_plan, restore=tuple(restore), added=tuple(a.vehicle_id for a in added))
-
-
-# --- Following a target profile ------------------------------------------------------------
-
-
-def step_shares(event: EventInput, committed_kw: tuple[float, ...]) -> tuple[float, ...]:
-    """The share of its planned power each dispatched vehicle runs at in each profile step.
-
-    The plan selects vehicles for the step with the highest goal; a step whose goal is lower
-    would over-deliver at full power, so every vehicle runs at ``goal / committed`` there
-    (committed: the least over the planning intervals the step overlaps, so each of them still
-    meets its goal), 0 for a step that asks for nothing. The highest step, a step asking for
-    everything available, and an event without a profile run at full power (``()``)."""
-    if not event.steps:
-        return ()
-    top = max(event.step_goal_kw(step) for step in event.steps)
-    shares = []
-    for step in event.steps:
-        goal = event.step_goal_kw(step)
-        if goal >= top:
-            shares.append(1.0 if goal > 0 else 0.0)
-            continue
-        within = [
-            committed_kw[i]
-            for i in range(min(event.interval_count, len(committed_kw)))
-            if step.start < event.interval_bounds(i)[1] and step.end > event.interval_bounds(i)[0]
-        ]
-        least = min((c for c in within if c > 0), default=0.0)
-        shares.append(0.0 if goal <= 0 or least <= 0 else min(1.0, goal / least))
-    return tuple(shares)

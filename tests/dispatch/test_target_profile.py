@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dispatch.execution.commands import command_specs
+from dispatch.grid.oadr2b_profile import shifted_profile, target_profile
 from dispatch.grid.oadr2b_xml import Interval, Signal, VtnEvent
-from dispatch.grid.openadr import shifted_profile, target_profile
 from dispatch.measurement.intervals import target_kw
 from dispatch.models import Event
-from dispatch.planning.planner import EventInput, EventKind, Step, plan, replan, step_shares
+from dispatch.planning.planner import EventInput, EventKind, Step, plan, replan
+from dispatch.planning.profile import step_shares
 from tests.dispatch.test_planning import f150
 
 START = datetime(2026, 7, 15, 17, 0, tzinfo=UTC)
