@@ -2,7 +2,8 @@
 issue through ``devices.services`` and their withdrawal through the partners' adapters.
 
 Every command is keyed by (``dispatch.event``, event id, vehicle, revision, sequence):
-sequence 0 is a vehicle's event command, ``HOLD_SEQUENCE`` its hold before a staggered
+sequence 0 is a vehicle's event command (for an event of several target intervals, sequence
+``i`` is its command for interval ``i``), ``HOLD_SEQUENCE`` its hold before a staggered
 restore, ``RESTORE_SEQUENCE`` its restore."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from devices import tasks as adapter_tasks
 from devices.models import DeviceCommand
 from devices.services.commands import LIVE_COMMAND_STATUSES, CommandSpec, issue_commands
 from dispatch.models import Event
-from dispatch.planning import planner
+from dispatch.planning import planner, profile
 from dispatch.planning.inputs import opted_out_vehicles
 from dispatch.planning.precedence import held_elsewhere
 from portal.models import PartnerAgreement
@@ -70,6 +71,7 @@ def command_specs(
     """One command per assignment over its active window (from ``not_before`` at the
     earliest: a reserve brought in mid-event starts now); none for a window already over."""
     command_kind = COMMAND_KIND[kind]
+    shares = profile.step_shares(plan.event, plan.committed_kw)
     specs = []
     for a in plan.selected if assignments is None else assignments:
         begins, ends = active_window(plan.event.start, a, plan.event.end)
@@ -77,17 +79,57 @@ def command_specs(
             begins = max(begins, not_before)
         if ends <= begins:
             continue
-        specs.append(
-            CommandSpec(
-                vehicle_id=a.vehicle_id,
-                kind=command_kind,
-                setpoint_kw=toward_zero(a.power_kw),
-                starts_at=begins,
-                ends_at=ends,
-                sequence=EVENT_SEQUENCE,
+        if not shares:
+            specs.append(
+                CommandSpec(
+                    vehicle_id=a.vehicle_id,
+                    kind=command_kind,
+                    setpoint_kw=toward_zero(a.power_kw),
+                    starts_at=begins,
+                    ends_at=ends,
+                    sequence=EVENT_SEQUENCE,
+                )
             )
-        )
+            continue
+        for i, (step, share) in enumerate(zip(plan.event.steps, shares, strict=True)):
+            spec = _step_command(a, kind, step, share, begins, ends, sequence=EVENT_SEQUENCE + i)
+            if spec is not None:
+                specs.append(spec)
     return specs
+
+
+def _step_command(
+    a: planner.Assignment,
+    kind: planner.EventKind,
+    step: planner.Step,
+    share: float,
+    begins: datetime,
+    ends: datetime,
+    *,
+    sequence: int,
+) -> CommandSpec | None:
+    """The vehicle's command for one target interval: its planned power times the interval's
+    share (V1G: charging curtailed by that share of its baseline); none for an interval it
+    is not active in or that asks for (next to) nothing."""
+    begins, ends = max(begins, step.start), min(ends, step.end)
+    if ends <= begins or share <= 0:
+        return None
+    if kind is planner.EventKind.LOAD_REDUCTION:
+        setpoint = a.baseline_kw * (1.0 - share)
+        if a.baseline_kw * share < planner.MIN_SETPOINT_KW:
+            return None
+    else:
+        setpoint = a.power_kw * share
+        if abs(setpoint) < planner.MIN_SETPOINT_KW:
+            return None
+    return CommandSpec(
+        vehicle_id=a.vehicle_id,
+        kind=COMMAND_KIND[kind],
+        setpoint_kw=toward_zero(setpoint),
+        starts_at=begins,
+        ends_at=ends,
+        sequence=sequence,
+    )
 
 
 def restore_stagger() -> timedelta:

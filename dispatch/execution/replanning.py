@@ -3,7 +3,7 @@ bringing in reserves for the intervals not over yet (see the package docstring).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -22,7 +22,7 @@ from dispatch.execution.commands import (
 )
 from dispatch.execution.participants import Role, assignment_of, count_reasons, record_run
 from dispatch.models import Event, EventParticipant, EventPlanRun
-from dispatch.planning import planner, precedence
+from dispatch.planning import planner, precedence, profile
 from dispatch.planning.inputs import event_input, offline_after, opted_out_vehicles
 from portal.audit import record
 
@@ -34,20 +34,31 @@ SHORTFALL_GRACE = timedelta(minutes=10)
 Exclusion = planner.Exclusion
 
 
-def _shortfall(p: EventParticipant, state: LatestState, now: datetime) -> bool:
+def _shortfall(p: EventParticipant, state: LatestState, now: datetime, share: float = 1.0) -> bool:
     """The vehicle's latest reading, taken well into its command, shows it delivering less
-    than ``SHORTFALL_SHARE`` of what it was asked."""
-    if p.active_from is None or p.active_until is None:
+    than ``SHORTFALL_SHARE`` of what it was asked (``share``: the part of its planned power
+    the target interval running then asks for, ``planner.step_shares``)."""
+    if p.active_from is None or p.active_until is None or share <= 0:
         return False
     if not (p.active_from + SHORTFALL_GRACE <= state.ts < p.active_until):
         return False
     power = state.power_kw or 0.0
     if p.power_kw < 0:  # discharge: exporting at least half the setpoint
-        return power > p.power_kw * SHORTFALL_SHARE
+        return power > p.power_kw * share * SHORTFALL_SHARE
     if p.power_kw > 0:  # pre-charge
-        return power < p.power_kw * SHORTFALL_SHARE
-    # V1G curtailment: still charging at more than half the curtailed rate
-    return p.baseline_charging_kw > 0 and power > p.baseline_charging_kw * SHORTFALL_SHARE
+        return power < p.power_kw * share * SHORTFALL_SHARE
+    # V1G curtailment: less than half the reduction asked for taken off its charging
+    baseline = p.baseline_charging_kw
+    return baseline > 0 and power > baseline * (1.0 - share * SHORTFALL_SHARE)
+
+
+def share_at(plan_event: planner.EventInput, committed_kw, moment: datetime) -> float:
+    """The share of its planned power a dispatched vehicle is asked for at ``moment``."""
+    shares = profile.step_shares(plan_event, tuple(committed_kw))
+    for step, share in zip(plan_event.steps, shares, strict=True):
+        if step.start <= moment < step.end:
+            return share
+    return 1.0
 
 
 def detect_changes(
@@ -57,8 +68,10 @@ def detect_changes(
     now: datetime,
     active: bool,
     states: Mapping[int, LatestState] | None = None,
+    shares: Callable[[datetime], float] | None = None,
 ) -> dict[int, str]:
-    """Why each dispatched or reserve vehicle can no longer take part, if it cannot."""
+    """Why each dispatched or reserve vehicle can no longer take part, if it cannot
+    (``shares``: the share of its planned power asked for at a moment, ``share_at``)."""
     ids = [p.vehicle_id for p in participants]
     selected = {p.vehicle_id: p for p in participants if p.role == Role.SELECTED}
     reasons: dict[int, str] = {}
@@ -71,7 +84,11 @@ def detect_changes(
             reasons[p.vehicle_id] = Exclusion.OFFLINE
         elif active and not state.plugged_in:
             reasons[p.vehicle_id] = Exclusion.NOT_PLUGGED_IN
-        elif active and p.vehicle_id in selected and _shortfall(p, state, now):
+        elif (
+            active
+            and p.vehicle_id in selected
+            and _shortfall(p, state, now, shares(state.ts) if shares else 1.0)
+        ):
             reasons[p.vehicle_id] = Exclusion.UNDERDELIVERING
     command_states = (
         event_commands(event)
@@ -126,14 +143,19 @@ def replan_event(
                 role__in=[Role.SELECTED, Role.RESERVE],
             ).order_by("selected_at", "pk")
         )
-        reasons = detect_changes(
-            event, participants, now=now, active=status == Event.Status.ACTIVE, states=states
-        )
-        if not reasons:
-            return ExecutionResult("unchanged")
         grid = [datetime.fromisoformat(s) for s in run.interval_starts]
         step = timedelta(minutes=run.interval_minutes)
         plan_event = event_input(event, kind, start=grid[0])
+        reasons = detect_changes(
+            event,
+            participants,
+            now=now,
+            active=status == Event.Status.ACTIVE,
+            states=states,
+            shares=lambda moment: share_at(plan_event, run.committed_kw, moment),
+        )
+        if not reasons:
+            return ExecutionResult("unchanged")
         if plan_event.interval_count != len(run.committed_kw):  # the end moved: not ours
             return ExecutionResult("not_planned")
         by_vehicle = {p.vehicle_id: p for p in participants}

@@ -11,11 +11,17 @@ Every (event id, modification number) is recorded once (``GridSignal``): a repea
 gets the same answer and changes nothing.
 
 Mapping: the ``market_context`` picks the program (``GridSignalRoute``); the event type is
-the route's, else the program kind's; ``SIMPLE`` level 3 in any interval makes it an
-emergency. The target is the ``LOAD_DISPATCH`` setpoint in kW — its ``itemUnits`` (W) times
-its ``siScaleCode`` (k = ×1000), the largest over the intervals — else all available. An event
-whose only signals are ``SIMPLE`` level 0 or prices dispatches nothing (answered optIn, as
-the VEN follows it: normal operation). A test event is answered and recorded, never actuated.
+the route's, else the program kind's. The target follows the event's intervals
+(``Event.target_profile``, one row per stretch of the event where the signals hold still):
+the ``LOAD_DISPATCH`` setpoint in kW — its ``itemUnits`` (W) times its ``siScaleCode``
+(k = ×1000) — where it is given, else all available where ``SIMPLE`` is above level 0 (or a
+signal other than a price calls), nothing where ``SIMPLE`` is level 0 or only prices are
+sent. ``SIMPLE`` level 3 is the portal's emergency for that interval only: an event that is
+level 3 throughout is an emergency event; one with some level-3 intervals keeps its type,
+records the level per interval and is an emergency while such an interval runs
+(``Event.emergency_at``; the guardrails' emergency waivers apply to it, as they decide
+whether it can be scheduled at all). An event that asks for nothing in any interval
+dispatches nothing (answered optIn, as the VEN follows it: normal operation). A test event is answered and recorded, never actuated.
 The start is the active period's ``dtstart`` (an event called to start now begins at the next
 minute), ``tolerance/startafter`` is each vehicle's randomized-start window, the OpenADR
 priority (the lower the number the higher the priority, 0 = none) becomes the portal's
@@ -31,7 +37,6 @@ inside the notice period or while the event runs — replaces it: the old event 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,8 +45,21 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from dispatch import selectors
-from dispatch.grid.oadr2b_xml import SI_SCALE, VtnEvent
-from dispatch.models import DispatchGroup, Event, GridSignal, GridSignalRoute, GridSignalSource
+from dispatch.grid.oadr2b_profile import (
+    Malformed,
+    shifted_profile,
+    target_profile,
+    whole_minutes,
+)
+from dispatch.grid.oadr2b_xml import VtnEvent
+from dispatch.models import (
+    EMERGENCY_LEVEL,
+    DispatchGroup,
+    Event,
+    GridSignal,
+    GridSignalRoute,
+    GridSignalSource,
+)
 from dispatch.services import events as event_services
 from dispatch.services.errors import EventError
 from enrollment.models import Program
@@ -49,17 +67,11 @@ from portal.audit import record
 
 OPT_IN, OPT_OUT = GridSignal.Response.OPT_IN, GridSignal.Response.OPT_OUT
 MAX_NOTICE_MINUTES = 24 * 60
-PRICE_SIGNALS = {"ELECTRICITY_PRICE", "ENERGY_PRICE", "DEMAND_CHARGE", "BID_PRICE"}
 _TYPE_BY_KIND = {
     Program.Kind.V1G: Event.Type.LOAD_REDUCTION,
     Program.Kind.V2H: Event.Type.V2H_HOME_SUPPLY,
     Program.Kind.V2G: Event.Type.V2G_EXPORT,
 }
-_UNITS_IN_KW = {"w": 0.001, "kw": 1.0, "mw": 1000.0, "": 1.0}
-
-
-class Malformed(ValueError):
-    """The event lacks what the portal needs to act on it."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +94,9 @@ class Called:
     starts_at: datetime
     duration_minutes: int
     randomize_minutes: int
-    target_kw: float | None
+    target_kw: float | None  # the highest setpoint of the profile
     level: float | None
+    profile: tuple[dict, ...]  # Event.target_profile rows, offsets from starts_at
     dispatches: bool  # False: only level 0 or price signals
     priority: int  # the portal's priority (higher wins)
     group_names: tuple[str, ...]
@@ -94,20 +107,11 @@ class Called:
     def cancelled(self) -> bool:
         return self.status == "cancelled"
 
-
-def _minutes(value: timedelta) -> int:
-    return max(0, math.ceil(value.total_seconds() / 60))
-
-
-def setpoint_kw(value: float, *, units: str, scale: str) -> float:
-    """A setpoint in kW from its value, ``itemUnits`` and ``siScaleCode`` (50 W scale k is
-    50 kW)."""
-    unit_kw = _UNITS_IN_KW.get(units.lower(), _UNITS_IN_KW.get(units.lower().removeprefix("real")))
-    if unit_kw is None:
-        raise Malformed(f"LOAD_DISPATCH in {units!r} is not a power the portal can dispatch.")
-    if scale not in SI_SCALE:
-        raise Malformed(f"siScaleCode {scale!r} is not an OpenADR scale.")
-    return abs(value) * SI_SCALE[scale] * unit_kw
+    @property
+    def emergency_throughout(self) -> bool:
+        """Every interval that dispatches is SIMPLE level 3."""
+        calling = [row for row in self.profile if row["target_kw"] != 0]
+        return bool(calling) and all((row["level"] or 0) >= EMERGENCY_LEVEL for row in calling)
 
 
 def portal_priority(oadr_priority: int) -> int:
@@ -116,24 +120,12 @@ def portal_priority(oadr_priority: int) -> int:
 
 def read_event(vtn_event: VtnEvent) -> Called:
     """The event's terms for the portal; ``Malformed`` names what is wrong."""
-    duration = _minutes(vtn_event.duration)
+    duration = whole_minutes(vtn_event.duration)
     if duration <= 0 and not vtn_event.cancelled:
         raise Malformed("The event has no duration.")
-    target_kw = level = None
-    dispatches = not vtn_event.signals  # no signal at all: the event itself is the call
-    for signal in vtn_event.signals:
-        values = [i.value for i in signal.intervals]
-        if not values:
-            continue
-        if signal.name == "LOAD_DISPATCH":
-            kw = max(setpoint_kw(v, units=signal.units, scale=signal.scale) for v in values)
-            target_kw = max(target_kw or 0.0, kw)
-            dispatches = dispatches or kw > 0
-        elif signal.name == "SIMPLE":
-            level = max(level or 0.0, max(values))
-            dispatches = dispatches or level > 0
-        elif signal.name not in PRICE_SIGNALS:
-            dispatches = True  # e.g. LOAD_CONTROL: a call to act, all available
+    profile = target_profile(vtn_event)
+    targets_kw = [row["target_kw"] for row in profile if row["target_kw"]]
+    levels = [row["level"] for row in profile if row["level"] is not None]
     targets = vtn_event.targets
     unhonoured = [f"{kind} targets" for kind in targets.other_kinds]
     if targets.party_ids:
@@ -148,10 +140,11 @@ def read_event(vtn_event: VtnEvent) -> Called:
         test_event=vtn_event.test_event,
         starts_at=vtn_event.starts_at,
         duration_minutes=duration,
-        randomize_minutes=_minutes(vtn_event.start_after),
-        target_kw=target_kw or None,
-        level=level,
-        dispatches=dispatches,
+        randomize_minutes=whole_minutes(vtn_event.start_after),
+        target_kw=max(targets_kw, default=None),
+        level=max(levels, default=None),
+        profile=profile,
+        dispatches=any(row["target_kw"] != 0 for row in profile),
         priority=portal_priority(vtn_event.priority),
         group_names=targets.group_ids,
         resource_ids=targets.resource_ids,
@@ -160,7 +153,7 @@ def read_event(vtn_event: VtnEvent) -> Called:
 
 
 def event_type_for(route: GridSignalRoute, called: Called) -> str:
-    if called.level is not None and called.level >= 3:
+    if called.emergency_throughout:
         return Event.Type.EMERGENCY
     return route.event_type or _TYPE_BY_KIND[route.program.kind]
 
@@ -202,6 +195,7 @@ def receive_openadr_event(
             starts_at=vtn_event.starts_at,
             duration_minutes=called.duration_minutes if called else None,
             target_kw=called.target_kw if called else None,
+            target_profile=list(called.profile) if called else [],
             test_event=vtn_event.test_event,
             response=response,
             outcome=outcome[:500],
@@ -327,6 +321,11 @@ def _schedule(source, route, called: Called, *, now: datetime, replaces: Event |
         duration = int((ends_at - starts_at).total_seconds() // 60)
         if duration <= 0:
             return None, OPT_OUT, "The event is over (or about to be); nothing was scheduled."
+    profile = shifted_profile(
+        called.profile,
+        by_minutes=int((starts_at - called.starts_at).total_seconds() // 60),
+        duration_minutes=duration,
+    )
     notice = min(MAX_NOTICE_MINUTES, int((starts_at - now).total_seconds() // 60))
     try:
         event = event_services.schedule_event(
@@ -338,6 +337,7 @@ def _schedule(source, route, called: Called, *, now: datetime, replaces: Event |
             notification_lead_minutes=notice,
             randomize_start_minutes=min(called.randomize_minutes, duration),
             target_kw=called.target_kw,
+            target_profile=profile,
             priority=called.priority,
             source=Event.Source.GRID_PROTOCOL,
             actor=None,
@@ -360,6 +360,11 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
     same_terms = (
         previous.starts_at == called.starts_at
         and previous.target_kw == called.target_kw
+        # (a signal recorded before profiles were kept has none to compare)
+        and (
+            not previous.target_profile
+            or _without_end(previous.target_profile) == _without_end(called.profile)
+        )
         and current.program_id == route.program_id
         and current.event_type == event_type_for(route, called)
         and current.priority == called.priority
@@ -380,6 +385,14 @@ def _modify(source, route, previous: GridSignal, called: Called, *, now: datetim
             return current, OPT_OUT, f"Event #{current.pk} not extended: {exc.message}"
         return current, OPT_IN, f"Extended event #{current.pk} by {longer_by} min."
     return _replace(source, route, current, called, now=now)
+
+
+def _without_end(profile) -> list[dict]:
+    """The profile but for the last interval's length (an extension lengthens it)."""
+    rows = [dict(row) for row in profile]
+    if rows:
+        rows[-1].pop("duration_minutes")
+    return rows
 
 
 def _replace(source, route, current: Event, called: Called, *, now: datetime):

@@ -91,11 +91,20 @@ def committed_kw(runs: Sequence[_Run], start: datetime, end: datetime) -> float 
 
 
 def target_kw(event: Event, start: datetime, end: datetime) -> float | None:
-    """The event's target over [start, end), time-weighted by the part the event covers."""
-    if event.target_kw is None:
+    """The event's target over [start, end), time-weighted by the part each of its target
+    intervals covers (``Event.profile_steps``); None where an interval asks for all
+    available (there is no kW to compare with)."""
+    total = 0.0
+    for step in event.profile_steps():
+        overlap = min(end, step.ends_at) - max(start, step.starts_at)
+        if overlap.total_seconds() <= 0:
+            continue
+        if step.target_kw is None:
+            return None
+        total += step.target_kw * (overlap / (end - start))
+    if event.target_kw is None and not event.target_profile:
         return None
-    overlap = min(end, event.ends_at) - max(start, event.starts_at)
-    return round(event.target_kw * max(0.0, overlap / (end - start)), DIGITS)
+    return round(total, DIGITS)
 
 
 # --- Live view ------------------------------------------------------------------------------

@@ -61,14 +61,18 @@ def event_summary(event, participants, measured, actuals, opted_out, context: Co
     minutes = (event.ends_at - event.starts_at).total_seconds() / 60
     hours = minutes / 60
     average_kw = round(delivered_kwh / hours, DIGITS) if hours > 0 else None
+    average_target_kw = (
+        target_kw(event, event.starts_at, event.ends_at) if hours > 0 else event.target_kw
+    )
     summary = {
         "measured_minutes": round(minutes, 1),
         "delivered_kwh": delivered_kwh,
         "average_delivered_kw": average_kw,
-        "target_kw": event.target_kw,
+        # The time-weighted target (the target itself unless it changes interval by interval).
+        "target_kw": average_target_kw,
         "percent_of_target": (
-            _percent(average_kw, event.target_kw)
-            if event.target_kw and average_kw is not None
+            _percent(average_kw, average_target_kw)
+            if average_target_kw and average_kw is not None
             else None
         ),
         "dispatched": len(selected),

@@ -3,7 +3,7 @@ and who took part (``participants``), and grid signals — sources, routes, rece
 VTN events and the protocol message log (``grid``), and what only OpenADR 3 sources need
 (``openadr3``)."""
 
-from dispatch.models.events import DispatchGroup, Event
+from dispatch.models.events import EMERGENCY_LEVEL, DispatchGroup, Event, ProfileStep
 from dispatch.models.grid import (
     GridEvent,
     GridMessage,
@@ -16,6 +16,7 @@ from dispatch.models.openadr3 import OpenADR3EventVersion, OpenADR3Link
 from dispatch.models.participants import EventParticipant, EventPlanRun
 
 __all__ = [
+    "EMERGENCY_LEVEL",
     "DispatchGroup",
     "Event",
     "EventParticipant",
@@ -28,4 +29,5 @@ __all__ = [
     "GridSignalSource",
     "OpenADR3EventVersion",
     "OpenADR3Link",
+    "ProfileStep",
 ]

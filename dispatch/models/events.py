@@ -4,6 +4,7 @@ time."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -11,6 +12,27 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.models import TenantOwned
+
+# OpenADR ``SIMPLE`` level 3 ("special"): the portal's emergency treatment.
+EMERGENCY_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class ProfileStep:
+    """One interval of an event's target profile, in absolute time."""
+
+    starts_at: datetime
+    ends_at: datetime
+    target_kw: float | None  # None: all available; 0: nothing dispatched in this interval
+    level: float | None = None  # the OpenADR SIMPLE level, when the grid operator sent one
+
+    @property
+    def duration_minutes(self) -> int:
+        return round((self.ends_at - self.starts_at).total_seconds() / 60)
+
+    @property
+    def emergency(self) -> bool:
+        return self.level is not None and self.level >= EMERGENCY_LEVEL
 
 
 class Event(TenantOwned):
@@ -56,6 +78,10 @@ class Event(TenantOwned):
     notification_lead_minutes = models.PositiveIntegerField(default=60)
     randomize_start_minutes = models.PositiveIntegerField(default=0)
     target_kw = models.FloatField(null=True, blank=True, help_text="Empty: all available.")
+    # The target interval by interval (a grid operator's event of several intervals):
+    # [{"offset_minutes", "duration_minutes", "target_kw", "level"}, ...] from ``starts_at``.
+    # Empty: one interval of ``target_kw`` for the whole event (``profile_steps``).
+    target_profile = models.JSONField(default=list, blank=True)
     targeting = models.CharField(
         max_length=16, choices=Targeting.choices, default=Targeting.WHOLE_PROGRAM
     )
@@ -105,6 +131,40 @@ class Event(TenantOwned):
         self.notify_at = max(ahead, self.scheduled_at) if self.scheduled_at else ahead
         planned = self.starts_at + timedelta(minutes=self.duration_minutes + self.extended_minutes)
         self.ends_at = min(self.ended_early_at, planned) if self.ended_early_at else planned
+
+    def profile_steps(self) -> list[ProfileStep]:
+        """The target interval by interval, up to the event's end: an extension lengthens
+        the last interval, an early end cuts the profile short."""
+        if not self.target_profile:
+            return [ProfileStep(self.starts_at, self.ends_at, self.target_kw)]
+        steps = []
+        last = len(self.target_profile) - 1
+        for i, row in enumerate(self.target_profile):
+            begins = self.starts_at + timedelta(minutes=row["offset_minutes"])
+            if begins >= self.ends_at:
+                break
+            ends = begins + timedelta(minutes=row["duration_minutes"])
+            ends = self.ends_at if i == last else min(ends, self.ends_at)
+            steps.append(ProfileStep(begins, ends, row["target_kw"], row.get("level")))
+        return steps
+
+    def step_at(self, moment: datetime) -> ProfileStep | None:
+        for step in self.profile_steps():
+            if step.starts_at <= moment < step.ends_at:
+                return step
+        return None
+
+    def emergency_at(self, moment: datetime) -> bool:
+        """An emergency event, or one whose interval running at ``moment`` is SIMPLE level 3
+        (emergency treatment for that interval only)."""
+        if self.event_type == self.Type.EMERGENCY:
+            return True
+        step = self.step_at(moment)
+        return step is not None and step.emergency
+
+    @property
+    def has_emergency_interval(self) -> bool:
+        return any((row.get("level") or 0) >= EMERGENCY_LEVEL for row in self.target_profile)
 
     @property
     def notified_at_once(self) -> bool:

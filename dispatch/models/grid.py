@@ -106,6 +106,9 @@ class GridSignal(TenantOwned):
     starts_at = models.DateTimeField(null=True, blank=True)
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
     target_kw = models.FloatField(null=True, blank=True)
+    # The target interval by interval as the VTN asked it (``Event.target_profile``'s shape,
+    # offsets from ``starts_at``): a later modification is compared with it.
+    target_profile = models.JSONField(default=list, blank=True)
     test_event = models.BooleanField(default=False)
     response = models.CharField(max_length=6, choices=Response.choices)
     outcome = models.CharField(max_length=500)

@@ -196,4 +196,13 @@ def event_input(
         target_kw=event.target_kw,
         randomize_start_minutes=event.randomize_start_minutes,
         seed=event.pk,
+        steps=profile_of(event),
     )
+
+
+def profile_of(event: Event) -> tuple[planner.Step, ...]:
+    """The planner's steps for an event of several target intervals; () for one target."""
+    steps = event.profile_steps()
+    if len(steps) < 2:
+        return ()
+    return tuple(planner.Step(s.starts_at, s.ends_at, s.target_kw) for s in steps)

@@ -31,6 +31,13 @@ energy to offer, then vehicle id) and added while some interval's committed kW i
 reserve. With ``target_kw=None`` every eligible vehicle is dispatched. Hence, per interval,
 committed ≥ min(goal, everything the eligible fleet could give in that interval).
 
+Target profiles (``EventInput.steps``, an event whose target changes from one interval to the
+next): each planning interval's goal is the highest step goal it overlaps, so the fleet is
+sized interval by interval (for the highest one overall); ``step_shares`` then gives the share
+of its planned power each dispatched vehicle runs at in each step, so what is commanded
+follows each step's target rather than the highest. The energy, floor and trip checks stay
+those of full power throughout: a vehicle asked for less only keeps more in its battery.
+
 Eligibility is the same for every kind: plugged in (or expected to be at the start), not
 opted out, under ``events_per_month`` (applied to pre-charge and V1G too, to be safe), some
 hours allowed per event, and not departing before the event ends. The trip floor (SoC needed
@@ -88,6 +95,15 @@ class Exclusion(StrEnum):
 
 
 @dataclass(frozen=True)
+class Step:
+    """One interval of the event's target profile (``Event.profile_steps``)."""
+
+    start: datetime
+    end: datetime
+    target_kw: float | None  # None: everything available; 0: nothing in this interval
+
+
+@dataclass(frozen=True)
 class EventInput:
     kind: EventKind | str
     start: datetime
@@ -99,6 +115,9 @@ class EventInput:
     seed: int = 0
     efficiency: float = DEFAULT_EFFICIENCY
     charge_target_soc_pct: float = 100.0  # resilience pre-charge: charge up to this SoC
+    # The target interval by interval; empty: ``target_kw`` throughout. With several steps
+    # each planning interval's goal is the highest step goal it overlaps.
+    steps: tuple[Step, ...] = ()
 
     @property
     def window_minutes(self) -> float:
@@ -113,11 +132,40 @@ class EventInput:
         lo = i * self.interval_minutes
         return max(0.0, min(lo + self.interval_minutes, self.window_minutes) - lo)
 
+    def _goal(self, target_kw: float | None) -> float | None:
+        if target_kw is None:
+            return None
+        return max(0.0, target_kw) * (1.0 + max(0.0, self.reserve_margin))
+
     @property
     def goal_kw(self) -> float | None:
-        if self.target_kw is None:
-            return None
-        return max(0.0, self.target_kw) * (1.0 + max(0.0, self.reserve_margin))
+        """The highest goal of the event (its only one without a profile); None: all."""
+        if not self.steps:
+            return self._goal(self.target_kw)
+        goals = [self._goal(s.target_kw) for s in self.steps]
+        return None if None in goals else max(goals)
+
+    def step_goal_kw(self, step: Step) -> float:
+        goal = self._goal(step.target_kw)
+        return math.inf if goal is None else goal
+
+    def interval_bounds(self, i: int) -> tuple[datetime, datetime]:
+        lo = self.start + timedelta(minutes=i * self.interval_minutes)
+        return lo, lo + timedelta(minutes=self.interval_length_minutes(i))
+
+    @property
+    def interval_goals_kw(self) -> tuple[float, ...] | None:
+        """Each planning interval's goal (``math.inf``: everything available; 0: nothing);
+        None when every interval takes everything available."""
+        if not self.steps:
+            goal = self.goal_kw
+            return None if goal is None else (goal,) * self.interval_count
+        goals = []
+        for i in range(self.interval_count):
+            lo, hi = self.interval_bounds(i)
+            overlapping = [self.step_goal_kw(s) for s in self.steps if s.start < hi and s.end > lo]
+            goals.append(max(overlapping, default=0.0))
+        return None if all(g == math.inf for g in goals) else tuple(goals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +213,10 @@ class Plan:
 
     @property
     def target_met(self) -> bool:
-        goal = self.goal_kw
-        if goal is None:
+        goals = self.event.interval_goals_kw
+        if goals is None:
             return True
-        return all(c >= goal - 1e-6 for c in self.committed_kw)
+        return all(c >= g - 1e-6 for c, g in zip(self.committed_kw, goals, strict=True))
 
     def assignment(self, vehicle_id: Hashable) -> Assignment | None:
         for a in self.selected:
@@ -337,21 +385,21 @@ def fair_key(a: Assignment):
 def _allocate(
     candidates: Iterable[Assignment],
     committed: list[float],
-    goal: float | None,
+    goals: tuple[float, ...] | None,
     *,
     from_interval: int = 0,
 ) -> tuple[list[Assignment], list[Assignment]]:
-    """Greedy in the given order: take a candidate while it adds to an interval below goal
-    (intervals before ``from_interval`` are over and count as met)."""
+    """Greedy in the given order: take a candidate while it adds to an interval below its
+    goal (intervals before ``from_interval`` are over and count as met)."""
     selected: list[Assignment] = []
     reserves: list[Assignment] = []
-    if goal is None:
+    if goals is None:
         for a in candidates:
             selected.append(a)
             for i, c in enumerate(a.contribution_kw):
                 committed[i] += c
         return selected, reserves
-    short = {i for i, c in enumerate(committed) if c < goal and i >= from_interval}
+    short = {i for i, c in enumerate(committed) if c < goals[i] and i >= from_interval}
     for a in candidates:
         if not short or not any(a.contribution_kw[i] > 0 for i in short):
             reserves.append(a)
@@ -360,7 +408,7 @@ def _allocate(
         for i, c in enumerate(a.contribution_kw):
             if c:
                 committed[i] += c
-                if i in short and committed[i] >= goal:
+                if i in short and committed[i] >= goals[i]:
                     short.discard(i)
     return selected, reserves
 
@@ -382,11 +430,10 @@ def plan(event: EventInput, vehicles: Iterable[VehicleInput]) -> Plan:
             excluded[v.vehicle_id] = result
     candidates.sort(key=fair_key)
     committed = [0.0] * event.interval_count
-    selected, reserves = _allocate(candidates, committed, event.goal_kw)
-    step = timedelta(minutes=event.interval_minutes)
+    selected, reserves = _allocate(candidates, committed, event.interval_goals_kw)
     return Plan(
         event=event,
-        interval_starts=tuple(event.start + i * step for i in range(event.interval_count)),
+        interval_starts=tuple(event.interval_bounds(i)[0] for i in range(event.interval_count)),
         selected=tuple(selected),
         reserves=tuple(reserves),
         committed_kw=tuple(committed),
@@ -434,11 +481,11 @@ def replan(
             excluded[a.vehicle_id] = reasons[a.vehicle_id]
         else:
             pool.append(a)
-    goal = plan.goal_kw
-    if goal is None:
+    goals = plan.event.interval_goals_kw
+    if goals is None:
         added, reserves = [], pool  # "all available": nothing was held back
     else:
-        added, reserves = _allocate(pool, committed, goal, from_interval=from_interval)
+        added, reserves = _allocate(pool, committed, goals, from_interval=from_interval)
     new_plan = replace(
         plan,
         selected=tuple(kept + added),

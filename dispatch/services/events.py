@@ -4,7 +4,8 @@ the modification number and records an audit row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from dispatch import guardrails, selectors
 from dispatch.guardrails import RuleResult
-from dispatch.models import DispatchGroup, Event
+from dispatch.models import EMERGENCY_LEVEL, DispatchGroup, Event
 from dispatch.services.errors import EventError, GuardrailsFailed, StaleEvent, TargetingError
 from enrollment.models import Program
 from portal import audit
@@ -200,6 +201,7 @@ def schedule_event(
     notification_lead_minutes: int = 60,
     randomize_start_minutes: int = 0,
     target_kw: float | None = None,
+    target_profile: Iterable[Mapping] = (),
     targeting: str | None = None,
     vehicle_ids: Iterable[int] = (),
     group_ids: Iterable[int] = (),
@@ -218,6 +220,7 @@ def schedule_event(
     monthly and seasonal counts and, unless it moves earlier, its notice (``CARRIED_OVER``)."""
     now = now or timezone.now()
     vehicle_ids = list(vehicle_ids)
+    profile = _checked_profile(target_profile, duration_minutes=duration_minutes)
     if targeting is None:
         targeting = Event.Targeting.NAMED_VEHICLES if vehicle_ids else Event.Targeting.WHOLE_PROGRAM
     # Serialize scheduling per program so two operators cannot both take the last slot.
@@ -236,7 +239,11 @@ def schedule_event(
         duration_minutes=duration_minutes,
         priority=priority,
         now=now,
-        event_type=event_type,
+        # An emergency interval waives what an emergency waives: the guardrails decide
+        # whether the event is scheduled at all (``Event.emergency_at``).
+        event_type=Event.Type.EMERGENCY
+        if any((row["level"] or 0) >= EMERGENCY_LEVEL for row in profile)
+        else event_type,
     )
     if replaces is not None:
         results = [_carried_over(r, replaces, starts_at) for r in results]
@@ -251,6 +258,7 @@ def schedule_event(
         notification_lead_minutes=notification_lead_minutes,
         randomize_start_minutes=randomize_start_minutes,
         target_kw=target_kw,
+        target_profile=profile,
         targeting=targets.targeting,
         feeders=list(targets.feeders),
         priority=priority,
@@ -283,6 +291,23 @@ def schedule_event(
         },
     )
     return event
+
+
+def _checked_profile(rows: Iterable[Mapping], *, duration_minutes: int) -> list[dict]:
+    """``Event.target_profile`` rows, in order, back to back from the start and within the
+    event; ``ValueError`` otherwise (a caller's bug, not a user's input)."""
+    profile, at = [], 0
+    for row in rows:
+        offset, minutes = int(row["offset_minutes"]), int(row["duration_minutes"])
+        target, level = row.get("target_kw"), row.get("level")
+        if offset != at or minutes <= 0 or offset + minutes > duration_minutes:
+            raise ValueError(f"Target profile row {row!r} is not the next part of the event.")
+        if target is not None and (not math.isfinite(target) or target < 0):
+            raise ValueError(f"Target profile row {row!r} has no usable target.")
+        profile.append({"offset_minutes": offset, "duration_minutes": minutes,
+                        "target_kw": target, "level": level})  # fmt: skip
+        at = offset + minutes
+    return profile
 
 
 def _locked(event: Event, *, expected_modification: int | None, allowed: set, verb: str, now):
