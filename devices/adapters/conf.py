@@ -1,11 +1,11 @@
-"""The adapters' settings, read with defaults (``portal/settings.py`` need not name them)
+"""The adapters' settings, read with defaults (``portal/settings/`` need not name them)
 and checked, so a bad value stops the worker loudly instead of changing behaviour quietly.
 
 * ``ADAPTER_ALLOWED_HOSTS`` — the only hosts the portal calls (partner webhooks, grid-signal
   sources): ``host`` or ``host:*`` (any port), or ``host:port``. Nothing else is reachable,
   loopback and private addresses included, so a saved URL cannot point the portal at its
   own database or broker (SSRF). Default: none in production; the demo's own simulator and
-  VTN in development (``portal/settings.py``).
+  VTN in development (``portal/settings/``).
 * ``ADAPTER_BLOCKED_PORTS`` — ports never called, even on an allowed ``host:*`` (databases,
   brokers, caches, mail, SSH); only an entry naming exactly ``host:port`` opens one.
 * ``ADAPTER_CIRCUIT_FAILURE_THRESHOLD`` — consecutive failed calls that open a partner's
